@@ -1,0 +1,54 @@
+# divrank: two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DIVRANK := $(VENV)/bin/divrank
+JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
+export JAVA_HOME
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+# A CPU-only torch wheel, when one lies on disk here, wins over PyPI's CUDA build (see README).
+WHEELS := $(if $(wildcard /opt/wheels/*.whl),--find-links /opt/wheels,)
+TORCH := torch==2.15.0
+
+.PHONY: install engine plugin lint test test-unit test-integration plugin-test demo down clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q $(WHEELS) $(TORCH)
+	$(VENV)/bin/pip install -q $(WHEELS) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+plugin:
+	cd plugin && mvn -B -q package -DskipTests
+
+plugin-test:
+	cd plugin && mvn -B test
+
+engine: install
+	$(DIVRANK) engine up
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test-unit: install
+	$(VENV)/bin/pytest tests/unit
+
+# The engine fixture starts OpenSearch (building and installing the plugin) and stops it
+# again when the session ends, unless one was already running.
+test-integration: install
+	$(VENV)/bin/pytest tests/integration
+
+test: install lint plugin-test
+	$(VENV)/bin/pytest tests
+
+down:
+	-$(DIVRANK) engine down
+
+clean: down
+	rm -rf .engine/opensearch-* .engine/data .engine/logs plugin/target

@@ -1,0 +1,370 @@
+"""A real single-node OpenSearch on this machine, fetched from Maven Central (no Docker).
+
+Why Maven: it is the one registry that serves the OpenSearch server (the integ-test zip, no
+bundled JDK) and the k-NN plugin zip, and ``mvn dependency:copy`` caches both in the local
+Maven repository, so a second ``up`` on the same machine downloads nothing. The k-NN zip has
+no native faiss/nmslib libraries: vector fields use the lucene engine (HNSW).
+
+OpenSearch refuses to run as root; when we are root the engine runs as a dedicated system
+user (``divrank``) via ``setpriv``. Everything lives under ``Settings.engine_home``
+(git-ignored): the unpacked server, its data and logs, the pid file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reranker.settings import REPO_ROOT, Settings
+
+__all__ = [
+    "EngineError",
+    "EngineStatus",
+    "clean",
+    "down",
+    "engine_url",
+    "health",
+    "install",
+    "status",
+    "up",
+]
+
+Report = Callable[[str], None]
+ENGINE_USER = "divrank"
+KNN_PLUGIN = "opensearch-knn"
+DIVRANK_PLUGIN = "divrank"
+PLUGIN_DIR = REPO_ROOT / "plugin"
+
+
+class EngineError(RuntimeError):
+    """A failure a person can act on; the CLI prints the message without a traceback."""
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    running: bool
+    pid: int | None
+    url: str
+    health: str | None  # green / yellow / red, None when not answering
+    plugins: tuple[str, ...] = ()
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def engine_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.engine_port}"
+
+
+def _home(settings: Settings) -> Path:
+    return settings.engine_home / f"opensearch-{settings.engine_version}"
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.engine_home / "opensearch.pid"
+
+
+def _log_file(settings: Settings) -> Path:
+    return settings.engine_home / "setup.log"
+
+
+def _java_env(settings: Settings) -> dict[str, str]:
+    java_home = settings.java_home
+    if not (java_home / "bin" / "java").exists():
+        raise EngineError(
+            f"No Java at {java_home} (DIVRANK_JAVA_HOME). OpenSearch {settings.engine_version} "
+            "needs Java 21 or newer; point DIVRANK_JAVA_HOME at such a JDK."
+        )
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(java_home)
+    env["OPENSEARCH_JAVA_HOME"] = str(java_home)
+    env["PATH"] = f"{java_home / 'bin'}:{env.get('PATH', '')}"
+    return env
+
+
+def _run(cmd: list[str], settings: Settings, cwd: Path | None = None) -> None:
+    """Run a setup step, logging its output to setup.log; fail with the log's tail."""
+    log = _log_file(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=_java_env(settings), stdout=out, stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise EngineError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}); see {log}:\n{tail}")
+
+
+def _fetch(settings: Settings, report: Report) -> tuple[Path, Path]:
+    """Copy the server and k-NN zips out of Maven (downloaded once, then cached in ~/.m2)."""
+    v = settings.engine_version
+    dl = settings.engine_home / "downloads"
+    server = dl / f"opensearch-{v}.zip"
+    knn = dl / f"opensearch-knn-{v}.0.zip"
+    artifacts = [
+        (server, f"org.opensearch.distribution.integ-test-zip:opensearch:{v}:zip"),
+        (knn, f"org.opensearch.plugin:opensearch-knn:{v}.0:zip"),
+    ]
+    for target, coordinate in artifacts:
+        if target.exists():
+            continue
+        report(f"fetching {coordinate} from Maven Central")
+        _run(["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={coordinate}",
+              f"-DoutputDirectory={dl}"], settings)
+    return server, knn
+
+
+def _installed_plugins(home: Path) -> set[str]:
+    plugins = home / "plugins"
+    return {p.name for p in plugins.iterdir()} if plugins.exists() else set()
+
+
+def _plugin_zip(settings: Settings, report: Report) -> Path:
+    """Build our plugin against the engine version (Maven), return its zip."""
+    releases = PLUGIN_DIR / "target" / "releases"
+    report("building the divrank plugin (mvn package)")
+    _run(["mvn", "-B", "-q", "package", "-DskipTests"], settings, cwd=PLUGIN_DIR)
+    zips = sorted(releases.glob("divrank*.zip"))
+    if not zips:
+        raise EngineError(f"mvn package produced no plugin zip under {releases}")
+    return zips[-1]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _configure(settings: Settings, home: Path) -> None:
+    data = settings.engine_home / "data"
+    logs = settings.engine_home / "logs"
+    data.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    cfg = [
+        "# written by divrank (indexer/engine.py); edits are overwritten on `divrank engine up`",
+        "cluster.name: divrank-dev",
+        "node.name: divrank-node-1",
+        "network.host: 127.0.0.1",
+        f"http.port: {settings.engine_port}",
+        f"transport.port: {settings.engine_port + 100}",
+        "discovery.type: single-node",
+        f"path.data: {data}",
+        f"path.logs: {logs}",
+        # Development box: a nearly full disk must not turn the cluster read-only mid-test.
+        "cluster.routing.allocation.disk.threshold_enabled: false",
+        # OpenSearch's native MMR (a baseline we compare against) needs these factories.
+        "cluster.search.enabled_system_generated_factories: "
+        "[mmr_over_sample_factory, mmr_rerank_factory]",
+    ]
+    (home / "config" / "opensearch.yml").write_text("\n".join(cfg) + "\n")
+    # 2 cores / 24 GiB: a fixed heap avoids resize pauses and leaves room for the page cache
+    # that the HNSW graphs and the sidecar need.
+    jvm = home / "config" / "jvm.options.d"
+    jvm.mkdir(exist_ok=True)
+    heap = settings.engine_heap
+    (jvm / "divrank-heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+
+
+def install(settings: Settings, report: Report = _quiet, reinstall_plugin: bool = False) -> Path:
+    """Unpack the server, install k-NN and our plugin; idempotent."""
+    settings.engine_home.mkdir(parents=True, exist_ok=True)
+    home = _home(settings)
+    server_zip, knn_zip = _fetch(settings, report)
+    if not (home / "bin" / "opensearch").exists():
+        report(f"unpacking {server_zip.name}")
+        with zipfile.ZipFile(server_zip) as zf:
+            zf.extractall(settings.engine_home)
+        for script in (home / "bin").iterdir():
+            script.chmod(0o755)
+    plugin_tool = str(home / "bin" / "opensearch-plugin")
+    if KNN_PLUGIN not in _installed_plugins(home):
+        report("installing the k-NN plugin")
+        _run([plugin_tool, "install", "--batch", knn_zip.as_uri()], settings)
+    ours = _plugin_zip(settings, report)
+    marker = settings.engine_home / "divrank-plugin.sha256"
+    digest = _sha256(ours)
+    stale = not marker.exists() or marker.read_text().strip() != digest
+    if DIVRANK_PLUGIN in _installed_plugins(home) and (stale or reinstall_plugin):
+        report("removing the previous divrank plugin")
+        _run([plugin_tool, "remove", DIVRANK_PLUGIN], settings)
+    if DIVRANK_PLUGIN not in _installed_plugins(home):
+        report(f"installing {ours.name}")
+        _run([plugin_tool, "install", "--batch", ours.as_uri()], settings)
+        marker.write_text(digest)
+    _configure(settings, home)
+    return home
+
+
+def _engine_user() -> tuple[int, int] | None:
+    """Root may not run OpenSearch: create (once) and use an unprivileged system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(ENGINE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             ENGINE_USER],
+            check=True, capture_output=True,
+        )
+        entry = pwd.getpwnam(ENGINE_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def _read_pid(settings: Settings) -> int | None:
+    pid_file = _pid_file(settings)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def health(url: str, timeout: float = 2.0) -> str | None:
+    """Cluster health colour, or None when nothing answers at ``url``."""
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
+            return str(json.load(resp)["status"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+
+
+def _plugins(url: str) -> tuple[str, ...]:
+    try:
+        with urllib.request.urlopen(f"{url}/_cat/plugins?format=json", timeout=5) as resp:
+            return tuple(sorted({row["component"] for row in json.load(resp)}))
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return ()
+
+
+def status(settings: Settings) -> EngineStatus:
+    url = engine_url(settings)
+    pid = _read_pid(settings)
+    colour = health(url)
+    return EngineStatus(
+        running=colour is not None, pid=pid, url=url, health=colour,
+        plugins=_plugins(url) if colour else (),
+    )
+
+
+def _put_json(url: str, body: dict[str, object]) -> None:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30):
+        pass
+
+
+def _wait_green(settings: Settings) -> None:
+    url = engine_url(settings)
+    started = time.monotonic()
+    deadline = started + settings.engine_start_timeout_s
+    while time.monotonic() < deadline:
+        if health(url) == "green":
+            return
+        # The daemon writes its pid file once bootstrapped; after a grace period, no pid and
+        # no answer means it died during start-up: fail now rather than at the deadline.
+        if time.monotonic() - started > 45 and _read_pid(settings) is None and not health(url):
+            break
+        time.sleep(1.0)
+    log = settings.engine_home / "logs" / "divrank-dev.log"
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+    raise EngineError(
+        f"OpenSearch did not turn green at {url} within {settings.engine_start_timeout_s:.0f}s. "
+        f"Is port {settings.engine_port} taken (DIVRANK_ENGINE_PORT)? Log tail ({log}):\n{tail}"
+    )
+
+
+def up(settings: Settings, report: Report = _quiet, reinstall_plugin: bool = False) -> EngineStatus:
+    """Install if needed, start, wait for green. A running healthy engine is left as is."""
+    current = status(settings)
+    if current.running and not reinstall_plugin:
+        report(f"engine already running at {current.url} ({current.health})")
+        return current
+    if current.running and reinstall_plugin:
+        down(settings, report)
+    elif current.pid is None and health(engine_url(settings)) is not None:
+        raise EngineError(f"something else answers on port {settings.engine_port}")
+    home = install(settings, report, reinstall_plugin=reinstall_plugin)
+    owner = _engine_user()
+    if owner is not None:
+        _chown_tree(settings.engine_home, *owner)
+    env = _java_env(settings)
+    env.pop("OPENSEARCH_JAVA_OPTS", None)
+    cmd = [str(home / "bin" / "opensearch"), "-d", "-p", str(_pid_file(settings))]
+    if owner is not None:
+        uid, gid = owner
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *cmd]
+        env["HOME"] = str(settings.engine_home)
+    report(f"starting OpenSearch {settings.engine_version} on {engine_url(settings)}")
+    with _log_file(settings).open("a") as out:
+        launcher = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if launcher.returncode != 0:
+        tail = "\n".join(_log_file(settings).read_text(errors="replace").splitlines()[-20:])
+        raise EngineError(f"OpenSearch failed to start (exit {launcher.returncode}):\n{tail}")
+    _wait_green(settings)
+    # A single node can never allocate replicas: default new indices to 0 so they go green.
+    _put_json(f"{engine_url(settings)}/_index_template/divrank-single-node", {
+        "index_patterns": ["*"], "priority": 0,
+        "template": {"settings": {"number_of_replicas": 0}},
+    })
+    final = status(settings)
+    report(f"engine up at {final.url} ({final.health}); plugins: {', '.join(final.plugins)}")
+    return final
+
+
+def down(settings: Settings, report: Report = _quiet, timeout_s: float = 60.0) -> bool:
+    """Stop the engine by pid (SIGTERM, then SIGKILL). Returns whether one was running."""
+    pid = _read_pid(settings)
+    if pid is None:
+        report("engine not running")
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings).unlink(missing_ok=True)
+    report(f"engine stopped (pid {pid})")
+    return True
+
+
+def clean(settings: Settings) -> None:
+    """Remove the unpacked server and its data (downloads stay cached)."""
+    down(settings)
+    for child in (_home(settings), settings.engine_home / "data", settings.engine_home / "logs"):
+        shutil.rmtree(child, ignore_errors=True)

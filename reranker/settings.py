@@ -1,0 +1,60 @@
+"""All divrank configuration in one place: environment variables prefixed ``DIVRANK_``.
+
+Every component (engine scripts, indexer, sidecar, evaluation) reads its settings here so a
+deployment has exactly one table of knobs (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIVRANK_", extra="ignore")
+
+    # --- engine (OpenSearch from Maven Central) ---------------------------------------------
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    engine_version: str = "3.5.0"
+    engine_home: Path = REPO_ROOT / ".engine"
+    engine_port: int = 9200
+    engine_heap: str = "3g"
+    java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    engine_start_timeout_s: float = 180.0
+
+    # --- indexer ------------------------------------------------------------------------------
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = 64
+    cache_dir: Path = REPO_ROOT / ".cache"
+    profiles_alias: str = "divrank-profiles"
+
+    # --- sidecar ------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8600
+    max_candidates: int = Field(1000, ge=1)
+    max_dimension: int = Field(4096, ge=1)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    weights_path: Path | None = None
+    token: str | None = None
+    workers: int = Field(1, ge=1)
+    # profile / vector look-ups in OpenSearch (off: rerank only with what the request carries)
+    sidecar_lookups: bool = True
+    lookup_timeout_s: float = Field(0.5, gt=0)
+    lookup_backoff_s: float = Field(5.0, ge=0)  # skip look-ups this long after a failure
+    profile_cache_size: int = Field(10_000, ge=0)
+    profile_cache_ttl_s: float = Field(300.0, ge=0)
+    vector_cache_size: int = Field(50_000, ge=0)  # rows; 50k x 384-d float32 ~ 77 MB
+    alias_refresh_s: float = Field(30.0, ge=0)  # how often an alias is re-resolved
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are read once per process; tests call ``get_settings.cache_clear()``."""
+    return Settings()
