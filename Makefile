@@ -47,7 +47,22 @@ test-integration: install
 test: install lint plugin-test
 	$(VENV)/bin/pytest tests
 
+# From nothing to the side-by-side pages: engine, sidecar (background, pid in .cache/), the Icecat
+# catalog (indexed once; DIVRANK_DEMO_ALIAS, default icecat), the scripted shoppers' profiles,
+# the pipeline as the alias's default, then 3 queries x 2 users and the demo page's URL.
+demo: install
+	$(DIVRANK) engine up
+	$(DIVRANK) demo sidecar start
+	$(DIVRANK) demo index-ready --alias $${DIVRANK_DEMO_ALIAS:-icecat} || \
+	  $(DIVRANK) index --preset icecat --alias $${DIVRANK_DEMO_ALIAS:-icecat} \
+	    $${DIVRANK_SHARED_DATA:+--data-dir "$$DIVRANK_SHARED_DATA"}
+	$(DIVRANK) pipeline install --alias $${DIVRANK_DEMO_ALIAS:-icecat} --default \
+	  --name $${DIVRANK_DEMO_PIPELINE:-divrank} --sidecar-url "$$($(DIVRANK) demo sidecar url)"
+	$(DIVRANK) demo run
+	@echo "stop everything with \`make down\`"
+
 down:
+	-$(DIVRANK) demo sidecar stop
 	-$(DIVRANK) engine down
 
 clean: down

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from indexer.cli_demo import app as demo_app
 from indexer.cli_engine import app as engine_app
 from indexer.cli_index import index_app, profiles_app
 from indexer.cli_pipeline import app as pipeline_app
@@ -19,6 +20,7 @@ app.add_typer(engine_app, name="engine")
 app.add_typer(index_app, name="index")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(demo_app, name="demo")
 register_reranker_commands(app)
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ user (``divrank``) via ``setpriv``. Everything lives under ``Settings.engine_hom
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -23,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -304,16 +306,37 @@ def _wait_green(settings: Settings) -> None:
     )
 
 
+@contextlib.contextmanager
+def _exclusive(settings: Settings) -> Iterator[None]:
+    """One `up`/`down` at a time per engine home: two concurrent starts would fight over the
+    node lock and the loser would delete the winner's pid file on its way out."""
+    settings.engine_home.mkdir(parents=True, exist_ok=True)
+    with (settings.engine_home / "engine.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(settings: Settings, report: Report = _quiet, reinstall_plugin: bool = False) -> EngineStatus:
     """Install if needed, start, wait for green. A running healthy engine is left as is."""
+    with _exclusive(settings):
+        return _up(settings, report, reinstall_plugin)
+
+
+def _up(settings: Settings, report: Report, reinstall_plugin: bool) -> EngineStatus:
     current = status(settings)
     if current.running and not reinstall_plugin:
         report(f"engine already running at {current.url} ({current.health})")
         return current
-    if current.running and reinstall_plugin:
-        down(settings, report)
-    elif current.pid is None and health(engine_url(settings)) is not None:
-        raise EngineError(f"something else answers on port {settings.engine_port}")
+    if current.running and current.pid is None:
+        raise EngineError(
+            f"an engine answers on port {settings.engine_port} but was not started from "
+            f"{settings.engine_home}; stop it first or choose DIVRANK_ENGINE_PORT"
+        )
+    if current.running:
+        _down(settings, report)
     home = install(settings, report, reinstall_plugin=reinstall_plugin)
     owner = _engine_user()
     if owner is not None:
@@ -344,6 +367,11 @@ def up(settings: Settings, report: Report = _quiet, reinstall_plugin: bool = Fal
 
 def down(settings: Settings, report: Report = _quiet, timeout_s: float = 60.0) -> bool:
     """Stop the engine by pid (SIGTERM, then SIGKILL). Returns whether one was running."""
+    with _exclusive(settings):
+        return _down(settings, report, timeout_s)
+
+
+def _down(settings: Settings, report: Report = _quiet, timeout_s: float = 60.0) -> bool:
     pid = _read_pid(settings)
     if pid is None:
         report("engine not running")

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
     engine_start_timeout_s: float = 180.0
 
+    # --- data ---------------------------------------------------------------------------------
+    shared_data: Path = REPO_ROOT.parent / "shared" / "data"  # ../shared/data beside the repo
+
     # --- indexer ------------------------------------------------------------------------------
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = 64
@@ -52,6 +55,10 @@ class Settings(BaseSettings):
     profile_cache_ttl_s: float = Field(300.0, ge=0)
     vector_cache_size: int = Field(50_000, ge=0)  # rows; 50k x 384-d float32 ~ 77 MB
     alias_refresh_s: float = Field(30.0, ge=0)  # how often an alias is re-resolved
+
+    # --- demo (`make demo`, `divrank demo`, the sidecar's /demo page) -------------------------
+    demo_alias: str = "icecat"  # items alias the demo indexes and searches
+    demo_pipeline: str = "divrank"  # search pipeline the demo's divrank column goes through
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,264 @@
+"""Indexing throughput on the Icecat catalog: embedding items/s and bulk docs/s, side by side.
+
+Embedding (title + description, the texts ``divrank index`` embeds):
+- baseline: plain sentence-transformers, fp32, ``encode(batch_size=64)``;
+- ours: ``indexer.embeddings.Embedder`` (``auto`` precision = bf16 on AVX512-BF16/AMX CPUs,
+  batch 32, length-sorted chunks), and the opt-in ``int8`` path;
+  each with its cosine to fp32 and the item-to-item recall@10 against fp32 neighbours.
+Vector storage (brute force, no engine): recall@10 of PCA-128/64, int8 bytes and float16
+against full fp32 vectors.
+Bulk (precomputed vectors, fresh index each run, the real item mapping):
+- baseline: ``helpers.streaming_bulk`` with opensearch-py's JSON serialiser, one request in flight;
+- ours: ``indexer.bulk_writer.write_bulk`` (orjson, 2 requests in flight).
+
+Runs alternate between baseline and ours so load from other processes hits both alike; the
+report gives medians and ratios. ``--quick`` is a short run; ``--json PATH`` writes the figures.
+
+    .venv/bin/python bench/index_throughput.py --quick --json bench/results/index_throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from indexer.embeddings import Embedder, normalize_rows, resolve_model
+from indexer.items import validate_items
+from indexer.presets import icecat_items
+from indexer.projection import byte_scale, fit_pca, recall_at_k, to_bytes, topk
+from indexer.rejects import RejectLog
+
+
+def _texts(n: int, offset: int = 0) -> tuple[list[Any], list[str]]:
+    items = list(
+        validate_items(itertools.islice(icecat_items(), offset, offset + n), RejectLog(None))
+    )
+    return items, [i.text for i in items]
+
+
+def bench_embedding(texts: list[str], repeats: int) -> dict[str, Any]:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    baseline = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+    ours = Embedder(precision="auto")
+    int8 = Embedder(precision="int8")
+
+    def run_baseline(batch: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return baseline.encode(
+                batch, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
+
+    runners = {
+        "baseline_fp32_b64": run_baseline,
+        f"ours_{ours.precision}": ours.encode_chunks,
+        "ours_int8": int8.encode_chunks,
+    }
+    for fn in runners.values():  # warm-up (allocations, oneDNN kernels)
+        fn(texts[:64])
+    rates: dict[str, list[float]] = {k: [] for k in runners}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            started = time.perf_counter()
+            out = fn(texts)
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+            vectors[name] = normalize_rows(np.asarray(out))
+    ref = vectors["baseline_fp32_b64"]
+    result: dict[str, Any] = {
+        "texts": len(texts),
+        "repeats": repeats,
+        "torch_threads": torch.get_num_threads(),
+    }
+    base_rate = statistics.median(rates["baseline_fp32_b64"])
+    for name, values in rates.items():
+        cos = np.sum(ref * vectors[name], axis=1)
+        result[name] = {
+            "items_per_s_median": round(statistics.median(values), 1),
+            "items_per_s_all": [round(v, 1) for v in values],
+            "ratio_vs_baseline": round(statistics.median(values) / base_rate, 2),
+            "cosine_to_fp32_mean": round(float(cos.mean()), 5),
+            "cosine_to_fp32_min": round(float(cos.min()), 5),
+            "recall_at_10_vs_fp32": round(recall_at_k(ref, vectors[name], k=10), 4),
+        }
+    return result
+
+
+def bench_storage(vectors: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"vectors": int(vectors.shape[0])}
+    for dim in (128, 64):
+        proj = fit_pca(vectors, dim)
+        out[f"pca_{dim}"] = {
+            "recall_at_10": round(recall_at_k(vectors, proj.apply(vectors)), 4),
+            "explained_variance": round(proj.explained_variance, 4),
+            "bytes_per_vector": dim * 4,
+        }
+    out["byte_int8"] = {
+        "recall_at_10": round(recall_at_k(vectors, to_bytes(vectors, byte_scale(vectors))), 4),
+        "bytes_per_vector": vectors.shape[1],
+    }
+    out["float16"] = {
+        "recall_at_10": round(
+            recall_at_k(vectors, vectors.astype(np.float16).astype(np.float32)), 4
+        ),
+        "bytes_per_vector": vectors.shape[1] * 2,
+    }
+    out["float32"] = {"recall_at_10": 1.0, "bytes_per_vector": vectors.shape[1] * 4}
+    return out
+
+
+def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) -> dict[str, Any]:
+    from opensearchpy import OpenSearch, helpers
+
+    from indexer.bulk_writer import vector_json, write_bulk
+    from indexer.mapping import item_index_body
+
+    client = OpenSearch(url, timeout=120)
+    client.info()
+    prefix = f"t-bench-idx-{uuid.uuid4().hex[:8]}"
+
+    def fresh(tag: str, ef_construction: int = 100) -> str:
+        name = f"{prefix}-{tag}"
+        client.indices.delete(index=name, ignore_unavailable=True)
+        client.indices.create(
+            index=name,
+            body=item_index_body(
+                vectors.shape[1], {"kind": "bench"}, ef_construction=ef_construction
+            ),
+        )
+        return name
+
+    rng = np.random.default_rng(3)
+    queries = rng.choice(len(items), 50, replace=False)
+    truth = topk(vectors[queries], vectors, 10)
+    ids = [it.id for it in items]
+
+    def knn_recall(index: str) -> float:
+        hits = 0
+        for q, expected in zip(queries, truth, strict=True):
+            body = {
+                "size": 10,
+                "_source": False,
+                "query": {"knn": {"embedding": {"vector": vector_json(vectors[q]), "k": 10}}},
+            }
+            got = {h["_id"] for h in client.search(index=index, body=body)["hits"]["hits"]}
+            hits += len(got & {ids[i] for i in expected})
+        return hits / (10 * len(queries))
+
+    def baseline(index: str) -> int:
+        actions = (
+            {"_index": index, "_id": it.id, "_source": it.source(vector_json(v))}
+            for it, v in zip(items, vectors, strict=True)
+        )
+        return sum(ok for ok, _ in helpers.streaming_bulk(client, actions, chunk_size=500))
+
+    def ours(index: str) -> int:
+        docs = ((it.id, it.source(v)) for it, v in zip(items, vectors, strict=True))
+        return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
+
+    variants = [
+        ("baseline_streaming_json_ef100", baseline, 100),
+        ("ours_orjson_parallel2_ef100", ours, 100),
+        ("ours_orjson_parallel2_ef32", ours, 32),
+    ]
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    recalls: dict[str, float] = {}
+    try:
+        for _ in range(repeats):
+            for name, fn, ef in variants:
+                index = fresh(name.rsplit("_", 1)[-1] + name[:4], ef)
+                started = time.perf_counter()
+                written = fn(index)
+                client.indices.refresh(index=index)  # graph segments flushed: part of the cost
+                elapsed = time.perf_counter() - started
+                assert written == len(items), (name, written)
+                rates[name].append(len(items) / elapsed)
+                recalls[name] = knn_recall(index)
+                client.indices.delete(index=index)
+    finally:
+        client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    base = statistics.median(rates[variants[0][0]])
+    return {
+        "docs": len(items),
+        "repeats": repeats,
+        **{
+            name: {
+                "docs_per_s_median": round(statistics.median(v), 1),
+                "docs_per_s_all": [round(x, 1) for x in v],
+                "ratio_vs_baseline": round(statistics.median(v) / base, 2),
+                "knn_recall_at_10_vs_brute_force": round(recalls[name], 4),
+            }
+            for name, v in rates.items()
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--url", default=os.environ.get("DIVRANK_OPENSEARCH_URL", "http://127.0.0.1:9200")
+    )
+    parser.add_argument("--skip-bulk", action="store_true", help="no engine needed")
+    args = parser.parse_args()
+    n_embed, embed_repeats = (512, 3) if args.quick else (2048, 5)
+    n_bulk, bulk_repeats = (3000, 2) if args.quick else (10000, 3)
+
+    _, texts = _texts(n_embed, offset=5000)  # a slice the tests do not cache
+    report: dict[str, Any] = {"quick": args.quick, "cpu_count": os.cpu_count()}
+    report["embedding"] = emb = bench_embedding(texts, embed_repeats)
+    print(f"embedding {emb['texts']} Icecat texts x{embed_repeats} (items/s, median):")
+    for name, r in emb.items():
+        if isinstance(r, dict):
+            print(
+                f"  {name:22s} {r['items_per_s_median']:8.1f}  x{r['ratio_vs_baseline']:.2f}  "
+                f"cos>= {r['cosine_to_fp32_min']:.4f}  recall@10 {r['recall_at_10_vs_fp32']:.3f}"
+            )
+
+    items, bulk_texts = _texts(n_bulk)
+    embedder = Embedder(precision="auto")
+    from indexer.embedding_cache import EmbeddingCache, embed_cached
+    from reranker.settings import get_settings
+
+    cache = EmbeddingCache(get_settings().cache_dir / "embeddings", embedder.key, embedder.dim)
+    vectors, _ = embed_cached(bulk_texts, embedder.encode, cache, embedder.dim)
+    cache.close()
+    report["storage"] = st = bench_storage(vectors)
+    print(
+        f"storage recall@10 vs fp32 on {st['vectors']} items: "
+        + ", ".join(f"{k} {v['recall_at_10']:.3f}" for k, v in st.items() if isinstance(v, dict))
+    )
+    if not args.skip_bulk:
+        report["bulk"] = bulk = bench_bulk(items, vectors, args.url, bulk_repeats)
+        print(
+            f"bulk {bulk['docs']} docs with precomputed vectors x{bulk_repeats} (docs/s, median):"
+        )
+        for name, r in bulk.items():
+            if isinstance(r, dict):
+                print(
+                    f"  {name:30s} {r['docs_per_s_median']:8.1f}  x{r['ratio_vs_baseline']:.2f}  "
+                    f"knn recall@10 {r['knn_recall_at_10_vs_brute_force']:.3f}"
+                )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Latency the divrank search pipeline adds, measured side by side in one run.
+
+For the same query mix, each round runs (in rotating order, so drift hits every variant):
+
+- ``engine``: a plain search, ``size=10`` (what a frontend does today);
+- ``engine_window``: a plain search, ``size=100`` (the window fetch alone);
+- ``pipeline``: the same ``size=10`` search through the ``divrank`` pipeline (window 100,
+  POST to the real sidecar, reorder, cut the page);
+- ``pipeline_lookup``: the same, with ``send_embeddings: false`` (the window fetch leaves the
+  vectors out; the sidecar reads them by id through its cache);
+- ``sidecar``: the sidecar alone, posting the same 100 candidates directly (Python client).
+
+Added latency = ``pipeline - engine`` per query (paired), reported as p50/p99. Target on this
+machine: <= 5 ms p50, <= 15 ms p99 added. A throw-away index with 384-dimension vectors (the
+MiniLM size) is created and deleted; the sidecar is started on a free port unless
+``--sidecar-url`` is given.
+
+Usage: ``python bench/pipeline_overhead.py [--quick] [--json PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from opensearchpy import OpenSearch
+from opensearchpy.helpers import streaming_bulk
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from indexer import pipeline  # noqa: E402
+from reranker.settings import get_settings  # noqa: E402
+
+WORDS = [
+    "toner", "cartridge", "printer", "laser", "inkjet", "black", "cyan", "magenta", "yellow",
+    "photo", "paper", "cable", "usb", "adapter", "charger", "battery", "laptop", "notebook",
+    "mouse", "keyboard", "monitor", "screen", "stand", "dock", "hub", "memory", "card", "drive",
+    "ssd", "disk", "case", "bag", "sleeve", "speaker", "headset", "microphone", "camera", "lens",
+]
+CATEGORIES = ("printing/toner", "printing/ink", "computers/laptops", "computers/accessories",
+              "storage/ssd", "audio/headsets", "photo/cameras", "cables/usb")
+BRANDS = ("hp", "canon", "epson", "brother", "lenovo", "dell", "logitech", "samsung", "sony")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_sidecar(engine_url: str) -> tuple[str, subprocess.Popen[bytes]]:
+    port = _free_port()
+    env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine_url, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("sidecar did not start within 60 s")
+
+
+def _load(client: OpenSearch, index: str, n_docs: int, dim: int, seed: int) -> None:
+    client.indices.create(index=index, body={
+        "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
+        "mappings": {"properties": {
+            "title": {"type": "text"}, "category": {"type": "keyword"},
+            "brand": {"type": "keyword"}, "price": {"type": "float"},
+            "embedding": {"type": "knn_vector", "dimension": dim, "method": {
+                "name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}},
+        }},
+    })
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n_docs, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def actions() -> Any:
+        for i in range(n_docs):
+            words = rng.choice(WORDS, size=6, replace=False)
+            yield {
+                "_index": index, "_id": f"b{i}",
+                "title": " ".join(words),
+                "category": CATEGORIES[i % len(CATEGORIES)],
+                "brand": BRANDS[int(rng.integers(len(BRANDS)))],
+                "price": float(np.round(rng.uniform(5, 500), 2)),
+                "embedding": [round(float(x), 6) for x in vectors[i]],
+            }
+
+    for ok, item in streaming_bulk(client, actions(), chunk_size=200, raise_on_error=False):
+        if not ok:
+            raise SystemExit(f"bulk failed: {item}")
+    client.indices.refresh(index=index)
+
+
+def _queries(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed + 1)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 3)), replace=False))
+            for _ in range(n)]
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(_pct(values, 50), 3), "p90_ms": round(_pct(values, 90), 3),
+            "p99_ms": round(_pct(values, 99), 3), "mean_ms": round(statistics.fmean(values), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small index, fewer queries")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--sidecar-url", help="use a running sidecar instead of starting one")
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--dim", type=int, default=384)
+    args = parser.parse_args()
+
+    n_docs, n_queries, warmup = (600, 150, 20) if args.quick else (3000, 600, 50)
+    engine_url = get_settings().opensearch_url.rstrip("/")
+    client = OpenSearch(engine_url, timeout=60)
+    tag = f"bench-pipe-{uuid.uuid4().hex[:8]}"
+    index, pipe = f"{tag}-items", f"{tag}-pipe"
+    side_proc = None
+    sidecar_url = args.sidecar_url
+    try:
+        if sidecar_url is None:
+            sidecar_url, side_proc = _start_sidecar(engine_url)
+        print(f"loading {n_docs} docs (dim {args.dim}) into {index} ...")
+        _load(client, index, n_docs, args.dim, seed=3)
+        pipes = {"pipeline": pipe, "pipeline_lookup": f"{pipe}-lookup"}
+        for variant, name in pipes.items():
+            pipeline.install(client, pipeline.PipelineConfig(
+                name=name, sidecar_url=sidecar_url, window_size=args.window,
+                connect_timeout_ms=500, read_timeout_ms=5000,
+                send_embeddings=variant == "pipeline"))
+        queries = _queries(n_queries + warmup, seed=3)
+        http = httpx.Client(base_url=engine_url, timeout=30)
+        side = httpx.Client(base_url=sidecar_url, timeout=30)
+
+        def engine_search(q: str, size: int, pipe_name: str | None) -> tuple[float, dict[str, Any]]:
+            body = {"size": size, "query": {"match": {"title": q}}}
+            params = {"search_pipeline": pipe_name} if pipe_name else {}
+            t0 = time.perf_counter()
+            resp = http.post(f"/{index}/_search", params=params, json=body)
+            dt = (time.perf_counter() - t0) * 1000
+            resp.raise_for_status()
+            return dt, resp.json()
+
+        def sidecar_call(q: str, window_resp: dict[str, Any]) -> float:
+            cands = [{"id": h["_id"], "score": h["_score"], "embedding": h["_source"]["embedding"],
+                      "category": h["_source"]["category"], "brand": h["_source"]["brand"],
+                      "price": h["_source"]["price"]} for h in window_resp["hits"]["hits"]]
+            if not cands:
+                return float("nan")
+            body = {"query": q, "index": index, "candidates": cands, "k": len(cands),
+                    "knobs": {"diversity": 0.5, "strategy": "fusion"}}
+            t0 = time.perf_counter()
+            resp = side.post("/v1/rerank", json=body)
+            dt = (time.perf_counter() - t0) * 1000
+            resp.raise_for_status()
+            return dt
+
+        variants = ("engine", "engine_window", "pipeline", "pipeline_lookup", "sidecar")
+        timings: dict[str, list[float]] = {k: [] for k in variants}
+        added: dict[str, list[float]] = {k: [] for k in pipes}
+        plugin_took: dict[str, list[float]] = {k: [] for k in pipes}
+        plugin_sidecar: dict[str, list[float]] = {k: [] for k in pipes}
+        degraded = 0
+        print(f"{n_queries} queries (+{warmup} warm-up), window {args.window}, "
+              f"sidecar {sidecar_url}")
+        for i, q in enumerate(queries):
+            order: list[tuple[str, int, str | None]] = [
+                ("engine", 10, None), ("engine_window", args.window, None),
+                ("pipeline", 10, pipes["pipeline"]),
+                ("pipeline_lookup", 10, pipes["pipeline_lookup"])]
+            order = order[i % 4:] + order[:i % 4]
+            got: dict[str, float] = {}
+            exts: dict[str, dict[str, Any]] = {}
+            window_resp: dict[str, Any] = {}
+            for name, size, pipe_name in order:
+                dt, resp = engine_search(q, size, pipe_name)
+                got[name] = dt
+                if name == "engine_window":
+                    window_resp = resp
+                if pipe_name:
+                    exts[name] = resp.get("ext", {}).get("divrank", {})
+            got["sidecar"] = sidecar_call(q, window_resp)
+            if i < warmup or len(window_resp["hits"]["hits"]) < args.window:
+                continue
+            for name, dt in got.items():
+                timings[name].append(dt)
+            for name, ext in exts.items():
+                degraded += bool(ext.get("degraded"))
+                added[name].append(got[name] - got["engine"])
+                plugin_took[name].append(float(ext.get("took_ms", 0)))
+                plugin_sidecar[name].append(float(ext.get("sidecar_ms", 0)))
+
+        summary = {name: _summary(vals) for name, vals in timings.items()}
+        result = {
+            "bench": "pipeline_overhead", "quick": args.quick, "docs": n_docs, "dim": args.dim,
+            "window": args.window, "queries_measured": len(timings["engine"]),
+            "degraded": degraded,
+            "latency": summary,
+            "added_ms": {k: _summary(v) for k, v in added.items()},
+            "plugin_took_ms": {k: _summary(v) for k, v in plugin_took.items()},
+            "plugin_sidecar_ms": {k: _summary(v) for k, v in plugin_sidecar.items()},
+            "ratio_over_engine_p50": {
+                k: round(summary[k]["p50_ms"] / summary["engine"]["p50_ms"], 3) for k in pipes},
+            "target": {"added_p50_ms": 5.0, "added_p99_ms": 15.0},
+        }
+        print(f"{'variant':<15}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}")
+        for name, s in summary.items():
+            print(f"{name:<15}{s['p50_ms']:>9.2f}{s['p90_ms']:>9.2f}{s['p99_ms']:>9.2f}")
+        for name in pipes:
+            a = result["added_ms"][name]
+            took = result["plugin_took_ms"][name]["p50_ms"]
+            waited = result["plugin_sidecar_ms"][name]["p50_ms"]
+            print(f"{name}: added (paired vs engine) p50 {a['p50_ms']:.2f} ms, "
+                  f"p99 {a['p99_ms']:.2f} ms (target 5 / 15); processor p50 {took:.1f} ms, "
+                  f"of which sidecar {waited:.1f} ms; "
+                  f"ratio over engine p50 {result['ratio_over_engine_p50'][name]:.2f}")
+        print(f"degraded responses: {degraded}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2))
+            print(f"wrote {args.json}")
+    finally:
+        try:
+            for name in (pipe, f"{pipe}-lookup"):
+                pipeline.delete(client, name)
+        finally:
+            client.indices.delete(index=index, ignore_unavailable=True)
+            if side_proc is not None:
+                side_proc.terminate()
+                side_proc.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Read a catalog file (JSONL, CSV or Parquet) and map its columns onto our item fields.
+
+Catalogs name their columns differently, so a :class:`FieldMap` says which source column feeds
+which item field; it comes from CLI flags or a small YAML/TOML file such as::
+
+    id: sku
+    title: name
+    description: long_text
+    category: breadcrumbs        # "A/B/C", "A > B > C" or a list
+    brand: manufacturer
+    price: price_eur
+    embedding: vector            # optional precomputed vectors
+    attrs: [color, size]         # extra attributes kept under ``attrs``; "*" = all the rest
+
+Values are not validated here (that is :mod:`indexer.items`); a row keeps its line number so
+a reject can say where it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "CatalogError",
+    "FieldMap",
+    "RawItem",
+    "detect_format",
+    "load_field_map",
+    "map_row",
+    "read_catalog",
+    "read_rows",
+]
+
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+class CatalogError(ValueError):
+    """The catalog or its field mapping cannot be read; the message names the file and place."""
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Source column per item field; ``None`` = the catalog has no such column."""
+
+    id: str = "id"
+    title: str = "title"
+    description: str | None = "description"
+    category: str | None = "category"
+    brand: str | None = "brand"
+    price: str | None = "price"
+    embedding: str | None = None
+    attrs: tuple[str, ...] = ()  # ("*",) = every column not mapped above
+
+    def mapped_columns(self) -> set[str]:
+        return {
+            v
+            for f in fields(self)
+            if f.name != "attrs"
+            for v in [getattr(self, f.name)]
+            if isinstance(v, str)
+        }
+
+    def with_overrides(self, **overrides: Any) -> FieldMap:
+        """A copy with the non-``None`` overrides applied (CLI flags beat the config file)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in current:
+                raise CatalogError(f"unknown field-map key {key!r}")
+            current[key] = tuple(value) if key == "attrs" else value
+        return FieldMap(**current)
+
+
+@dataclass
+class RawItem:
+    """One catalog row mapped onto our field names, still unvalidated."""
+
+    line: int
+    id: Any
+    title: Any
+    description: Any = None
+    category: Any = None
+    brand: Any = None
+    price: Any = None
+    embedding: Any = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def load_field_map(path: Path) -> FieldMap:
+    """Read a field mapping from YAML (.yml/.yaml) or TOML (.toml)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read field map {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix.lower() in (".yml", ".yaml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise CatalogError(f"field map {path}: use .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"field map {path} is not valid: {exc}") from None
+    if not isinstance(data, dict):
+        raise CatalogError(f"field map {path}: expected a mapping of field → column")
+    data = data.get("fields", data)
+    known = {f.name for f in fields(FieldMap)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CatalogError(
+            f"field map {path}: unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    attrs = data.get("attrs", ())
+    if isinstance(attrs, str):
+        attrs = (attrs,)
+    return FieldMap().with_overrides(**{**data, "attrs": tuple(attrs)})
+
+
+def detect_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
+        return "jsonl"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise CatalogError(
+        f"{path}: cannot tell the format from the name; pass --format jsonl|csv|parquet"
+    )
+
+
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)``; a malformed line is an error naming file and line."""
+    fmt = fmt or detect_format(path)
+    if not path.exists():
+        raise CatalogError(f"catalog {path} does not exist")
+    if fmt == "jsonl":
+        yield from _read_jsonl(path)
+    elif fmt == "csv":
+        yield from _read_csv(path)
+    elif fmt == "parquet":
+        yield from _read_parquet(path)
+    else:
+        raise CatalogError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CatalogError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise CatalogError(f"{path}:{number}: expected a JSON object per line")
+            yield number, row
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=delimiter)
+        for number, row in enumerate(reader, start=2):  # line 1 is the header
+            yield number, dict(row)
+
+
+def _read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise CatalogError(f"{path}: not a readable Parquet file ({exc})") from None
+    number = 0
+    for batch in table.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row
+
+
+def _parse_embedding(value: Any) -> Any:
+    """CSV cells carry vectors as JSON text; other formats already give lists."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def map_row(line: int, row: dict[str, Any], fmap: FieldMap) -> RawItem:
+    def get(column: str | None) -> Any:
+        return row.get(column) if column else None
+
+    if fmap.attrs == ("*",):
+        mapped = fmap.mapped_columns()
+        attrs = {k: v for k, v in row.items() if k not in mapped and v not in (None, "")}
+    else:
+        attrs = {k: row[k] for k in fmap.attrs if row.get(k) not in (None, "")}
+    return RawItem(
+        line=line,
+        id=get(fmap.id),
+        title=get(fmap.title),
+        description=get(fmap.description),
+        category=get(fmap.category),
+        brand=get(fmap.brand),
+        price=get(fmap.price),
+        embedding=_parse_embedding(get(fmap.embedding)),
+        attrs=attrs,
+    )
+
+
+def read_catalog(path: Path, fmap: FieldMap, fmt: str | None = None) -> Iterator[RawItem]:
+    """Rows of ``path`` mapped through ``fmap``."""
+    for line, row in read_rows(path, fmt):
+        yield map_row(line, row, fmap)

@@ -1,0 +1,203 @@
+"""Events → item vectors (from the items alias, else from the event's own text) → profiles index.
+
+Item vectors come from the serving items index (``mget`` by id, then by the UBI
+``internal_id``), so profiles live in the same space as the candidates the sidecar scores.
+Events about items the catalog lacks (the UBI sample references Amazon products) fall back to
+embedding a text for the item: its description from any event in the log, else the query that
+led to the event (see ``EventReadStats.text_for``); items with none are counted and left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
+
+from indexer.embedding_cache import EmbeddingCache, embed_cached
+from indexer.embeddings import Embedder
+from indexer.events import Event, EventReadStats, read_events
+from indexer.mapping import profile_index_body
+from indexer.profiles import ItemInfo, ProfileConfig, build_profile, group_by_user
+from indexer.rejects import RejectLog, RejectSummary
+from indexer.versioned_load import LoadResult, load_versioned
+
+__all__ = ["ProfileOptions", "ProfileReport", "ProfileRunError", "run_profiles"]
+
+
+class ProfileRunError(RuntimeError):
+    """Nothing to publish, or inputs that do not fit together; the alias is untouched."""
+
+
+@dataclass
+class ProfileOptions:
+    events: Path
+    alias: str
+    items_alias: str | None = None
+    fmt: str = "auto"
+    config: ProfileConfig = field(default_factory=ProfileConfig)
+    model: str = "all-MiniLM-L6-v2"
+    precision: str = "auto"
+    embed_unknown: bool = True
+    keep: int = 2
+    rejects_path: Path | None = None
+    max_reject_ratio: float = 0.2
+    cache_dir: Path = Path(".cache")
+    progress: bool = True
+
+
+@dataclass
+class ProfileReport:
+    load: LoadResult
+    users: int
+    profiles: int
+    users_without_vectors: int
+    items_from_index: int
+    items_from_text: int
+    items_unknown: int
+    events: EventReadStats
+    rejects: RejectSummary
+    dim: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fetch_items(client: OpenSearch, alias: str, ids: list[str]) -> dict[str, ItemInfo]:
+    found: dict[str, ItemInfo] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        resp = client.mget(
+            index=alias, body={"ids": chunk}, _source_includes=["embedding", "category", "brand"]
+        )
+        for doc in resp["docs"]:
+            if doc.get("found"):
+                src = doc.get("_source") or {}
+                vec = src.get("embedding")
+                found[doc["_id"]] = ItemInfo(
+                    vector=np.asarray(vec, dtype=np.float32) if vec is not None else None,
+                    category=src.get("category"),
+                    brand=src.get("brand"),
+                )
+    return found
+
+
+def _index_dim(client: OpenSearch, alias: str) -> int | None:
+    mapping = client.indices.get_mapping(index=alias)
+    for body in mapping.values():
+        field_def = body.get("mappings", {}).get("properties", {}).get("embedding", {})
+        if "dimension" in field_def:
+            return int(field_def["dimension"])
+    return None
+
+
+def run_profiles(
+    client: OpenSearch, opts: ProfileOptions, say: Callable[[str], None] = lambda _: None
+) -> ProfileReport:
+    rejects = RejectLog(opts.rejects_path)
+    stats = EventReadStats()
+    events: list[Event] = list(read_events(opts.events, rejects, opts.fmt, stats))
+    total = stats.events + rejects.rejected
+    summary = RejectSummary(total, rejects.rejected, dict(rejects.counts), opts.rejects_path)
+    if total and summary.ratio > opts.max_reject_ratio:
+        rejects.close()
+        raise ProfileRunError(
+            f"{summary.describe()}: above --max-reject-ratio "
+            f"{opts.max_reject_ratio:.1%}; alias not moved"
+        )
+    if not events:
+        raise ProfileRunError(
+            f"{opts.events}: no usable events ({stats.lines} lines; skipped: {dict(stats.skipped)})"
+        )
+    say(
+        f"{len(events)} interest events from {stats.lines} lines "
+        f"(skipped {sum(stats.skipped.values())} non-signals)"
+    )
+
+    items: dict[str, ItemInfo] = {}
+    dim: int | None = None
+    if opts.items_alias:
+        try:
+            dim = _index_dim(client, opts.items_alias)
+        except NotFoundError:
+            raise ProfileRunError(f"items alias {opts.items_alias!r} does not exist") from None
+        wanted = sorted(
+            {e.item_id for e in events} | {e.alt_item_id for e in events if e.alt_item_id}
+        )
+        items = _fetch_items(client, opts.items_alias, wanted)
+        # An event names its item by the id the frontend knew; map UBI internal ids across.
+        for event in events:
+            if event.item_id not in items and event.alt_item_id in items:
+                items[event.item_id] = items[event.alt_item_id]
+    from_index = len({e.item_id for e in events if e.item_id in items})
+
+    texts: dict[str, str] = {}
+    meta: dict[str, tuple[str | None, str | None]] = {}
+    for event in events:
+        text = stats.text_for(event)
+        if event.item_id not in items and text:
+            texts.setdefault(event.item_id, text)
+            meta.setdefault(event.item_id, (event.category, event.brand))
+    from_text = 0
+    if texts and opts.embed_unknown:
+        embedder = Embedder(opts.model, opts.precision)
+        if dim is not None and embedder.dim != dim:
+            say(
+                f"not embedding {len(texts)} unknown items: model gives {embedder.dim} dims, "
+                f"the items index has {dim}"
+            )
+        else:
+            dim = embedder.dim
+            cache = EmbeddingCache(opts.cache_dir / "embeddings", embedder.key, embedder.dim)
+            ids = sorted(texts)
+            vectors, _ = embed_cached([texts[i] for i in ids], embedder.encode, cache, embedder.dim)
+            cache.close()
+            for item_id, vec in zip(ids, vectors, strict=True):
+                category, brand = meta[item_id]
+                items[item_id] = ItemInfo(vector=vec, category=category, brand=brand)
+            from_text = len(ids)
+    if dim is None:
+        raise ProfileRunError("no item vectors: pass --items-alias or events with item text")
+    unknown = len({e.item_id for e in events} - set(items))
+
+    now = max(e.ts for e in events)
+    stamp = datetime.now(UTC)
+    users = group_by_user(events)
+    docs = []
+    for user_id, history in sorted(users.items()):
+        profile = build_profile(user_id, history, items, now, opts.config, updated_at=stamp)
+        if profile is not None:
+            docs.append((user_id, profile))
+    if not docs:
+        raise ProfileRunError("no user has an item with a vector; nothing to publish")
+    say(f"{len(docs)} profiles of {len(users)} users")
+    body = profile_index_body(
+        dim, {"kind": "profiles", "source": str(opts.events), "items_alias": opts.items_alias}
+    )
+    load = load_versioned(
+        client,
+        opts.alias,
+        body,
+        docs,
+        total=len(docs),
+        vector_field="centroid",
+        rejects=rejects,
+        keep=opts.keep,
+        progress=opts.progress,
+        threads=1,
+    )
+    return ProfileReport(
+        load=load,
+        users=len(users),
+        profiles=len(docs),
+        users_without_vectors=len(users) - len(docs),
+        items_from_index=from_index,
+        items_from_text=from_text,
+        items_unknown=unknown,
+        events=stats,
+        rejects=rejects.summary(total),
+        dim=dim,
+    )

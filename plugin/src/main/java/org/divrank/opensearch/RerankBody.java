@@ -1,0 +1,185 @@
+package org.divrank.opensearch;
+
+import org.apache.lucene.util.BytesRef;
+import org.opensearch.common.xcontent.XContentType;
+import org.opensearch.common.xcontent.json.JsonXContent;
+import org.opensearch.common.xcontent.support.XContentMapValues;
+import org.opensearch.core.common.bytes.BytesReference;
+import org.opensearch.core.xcontent.XContentBuilder;
+import org.opensearch.search.SearchHit;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds the {@code POST /v1/rerank} body (docs/api.md) from the window of hits, in engine
+ * order: id, engine score, and the features found in {@code _source}. A hit without an
+ * embedding is sent without one; the sidecar then looks its vector up by id in {@code index}.
+ */
+public final class RerankBody {
+
+    /**
+     * @param json     the serialized body
+     * @param ids      candidate ids in engine order (unique)
+     * @param scanned  per id, the raw-source scan (fast path) when one was possible
+     */
+    public record Built(byte[] json, Set<String> ids, Map<String, SourceScan.Features> scanned) {}
+
+    private RerankBody() {}
+
+    /**
+     * @param hits      window in engine order
+     * @param fields    where features live in {@code _source}
+     * @param index     index or alias the hits came from, {@code null} when unknown
+     * @param query     free text for intent detection, may be {@code null}
+     * @param userId    user id, may be {@code null}
+     * @param history   inline history item ids, may be {@code null}
+     * @param knobs     resolved knobs
+     * @throws SidecarFailure {@code duplicate_ids} when two hits share an id (several indices)
+     */
+    public static Built build(
+        SearchHit[] hits,
+        CandidateFields fields,
+        String index,
+        String query,
+        String userId,
+        List<String> history,
+        Knobs knobs
+    ) throws IOException, SidecarFailure {
+        Set<String> ids = new LinkedHashSet<>();
+        for (SearchHit hit : hits) {
+            if (!ids.add(hit.getId())) {
+                throw new SidecarFailure("duplicate_ids", "hit id [" + hit.getId() + "] occurs twice in the window (several indices?)");
+            }
+        }
+        try (XContentBuilder b = JsonXContent.contentBuilder()) {
+            b.startObject();
+            if (query != null) b.field("query", query);
+            if (index != null) b.field("index", index);
+            if (userId != null || (history != null && !history.isEmpty())) {
+                b.startObject("user");
+                if (userId != null) b.field("id", userId);
+                if (history != null && !history.isEmpty()) {
+                    b.startObject("history").field("item_ids", history).endObject();
+                }
+                b.endObject();
+            }
+            Map<String, SourceScan.Features> scanned = new HashMap<>();
+            b.startArray("candidates");
+            for (SearchHit hit : hits) {
+                SourceScan.Features features = scan(hit, fields);
+                if (features != null) {
+                    scanned.put(hit.getId(), features);
+                    writeScanned(b, hit, features, fields.sendEmbedding());
+                } else {
+                    writeCandidate(b, hit, fields);
+                }
+            }
+            b.endArray();
+            b.field("k", hits.length);
+            b.startObject("knobs");
+            b.field("diversity", knobs.diversity());
+            b.field("strategy", knobs.strategy().wireName());
+            b.field("explain", knobs.explain());
+            if (knobs.maxPerBrand() != null) b.field("max_per_brand", knobs.maxPerBrand());
+            if (knobs.maxPerCategory() != null) b.field("max_per_category", knobs.maxPerCategory());
+            b.endObject();
+            b.endObject();
+            return new Built(BytesReference.toBytes(BytesReference.bytes(b)), ids, scanned);
+        }
+    }
+
+    private static SourceScan.Features scan(SearchHit hit, CandidateFields fields) {
+        BytesReference source = hit.getSourceRef();
+        if (!SourceScan.applies(source, fields)) {
+            return null;
+        }
+        try {
+            return SourceScan.scan(source, fields);
+        } catch (IOException e) {
+            return null; // the map path copes (or fails) with it
+        }
+    }
+
+    private static void writeIdAndScore(XContentBuilder b, SearchHit hit) throws IOException {
+        b.field("id", hit.getId());
+        float score = hit.getScore();
+        if (Float.isNaN(score)) {
+            b.nullField("score");
+        } else {
+            b.field("score", score);
+        }
+    }
+
+    /** Fast path: the embedding's JSON text is copied as is. */
+    private static void writeScanned(XContentBuilder b, SearchHit hit, SourceScan.Features f, boolean withEmbedding)
+        throws IOException {
+        b.startObject();
+        writeIdAndScore(b, hit);
+        if (withEmbedding && f.hasEmbedding()) {
+            BytesRef src = f.source();
+            b.rawField(
+                "embedding",
+                new ByteArrayInputStream(src.bytes, src.offset + f.embeddingStart(), f.embeddingEnd() - f.embeddingStart()),
+                XContentType.JSON
+            );
+        }
+        if (f.category() != null) b.field("category", f.category());
+        if (f.brand() != null) b.field("brand", f.brand());
+        if (f.price() != null) b.field("price", f.price().doubleValue());
+        b.endObject();
+    }
+
+    private static void writeCandidate(XContentBuilder b, SearchHit hit, CandidateFields fields) throws IOException {
+        b.startObject();
+        writeIdAndScore(b, hit);
+        Map<String, Object> source = hit.hasSource() ? hit.getSourceAsMap() : null;
+        if (source != null) {
+            Object vector = fields.sendEmbedding() ? XContentMapValues.extractValue(fields.embedding(), source) : null;
+            if (vector instanceof List<?> values && !values.isEmpty()) {
+                b.startArray("embedding");
+                for (Object v : values) {
+                    if (v instanceof Number n) {
+                        b.value(n.doubleValue());
+                    } else {
+                        b.nullValue(); // the sidecar rejects it: 422 → degraded, never a wrong vector
+                    }
+                }
+                b.endArray();
+            }
+            String category = categoryPath(XContentMapValues.extractValue(fields.category(), source));
+            if (category != null) b.field("category", category);
+            Object brand = XContentMapValues.extractValue(fields.brand(), source);
+            if (brand instanceof List<?> brands) {
+                brand = brands.isEmpty() ? null : brands.get(0);
+            }
+            if (brand instanceof String text && !text.isEmpty()) b.field("brand", text);
+            Object price = XContentMapValues.extractValue(fields.price(), source);
+            if (price instanceof Number n && Double.isFinite(n.doubleValue())) b.field("price", n.doubleValue());
+        }
+        b.endObject();
+    }
+
+    private static String categoryPath(Object value) {
+        if (value instanceof String text) {
+            return text.isEmpty() ? null : text;
+        }
+        if (value instanceof List<?> levels && !levels.isEmpty()) {
+            StringBuilder path = new StringBuilder();
+            for (Object level : levels) {
+                if (!(level instanceof String text) || text.isEmpty()) {
+                    return null;
+                }
+                if (path.length() > 0) path.append('/');
+                path.append(text);
+            }
+            return path.toString();
+        }
+        return null;
+    }
+}

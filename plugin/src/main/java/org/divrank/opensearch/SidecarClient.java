@@ -1,0 +1,129 @@
+package org.divrank.opensearch;
+
+import org.opensearch.secure_sm.AccessController;
+
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * Asynchronous {@code POST /v1/rerank} to the sidecar. Never blocks the caller's thread: the
+ * answer completes a future on the HTTP client's own threads, and every call ends by a hard
+ * deadline (connect + read timeout) even when the server accepts and then stalls.
+ */
+public final class SidecarClient {
+
+    /** Path of the rerank endpoint under the configured base URL. */
+    public static final String RERANK_PATH = "/v1/rerank";
+
+    private final HttpClient http;
+    private final URI endpoint;
+    private final Duration readTimeout;
+    private final long deadlineMs;
+    private final Supplier<String> token;
+
+    /**
+     * @param http        shared client (it carries the connect timeout)
+     * @param baseUrl     sidecar base URL, e.g. {@code http://127.0.0.1:8600}
+     * @param connectMs   connect timeout, counted into the hard deadline
+     * @param readMs      time allowed for the answer once connected
+     * @param token       bearer token supplier (keystore), {@code null}/blank = no header
+     */
+    public SidecarClient(HttpClient http, URI baseUrl, int connectMs, int readMs, Supplier<String> token) {
+        this.http = http;
+        String base = baseUrl.toString();
+        this.endpoint = URI.create((base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + RERANK_PATH);
+        this.readTimeout = Duration.ofMillis(readMs);
+        this.deadlineMs = (long) connectMs + readMs;
+        this.token = token;
+    }
+
+    /** A client with its own connection pool; for tests and single-processor use. */
+    public static HttpClient newHttpClient(int connectMs) {
+        return AccessController.doPrivileged(
+            () -> HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofMillis(connectMs))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build()
+        );
+    }
+
+    public URI endpoint() {
+        return endpoint;
+    }
+
+    /**
+     * Posts {@code body}; the future fails only with {@link SidecarFailure}.
+     *
+     * @param body      JSON request body
+     * @param windowIds candidate ids, to validate the reply against
+     */
+    public CompletableFuture<SidecarReply> rerank(byte[] body, Set<String> windowIds) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(endpoint)
+            .timeout(readTimeout)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        String bearer = token == null ? null : token.get();
+        if (bearer != null && !bearer.isBlank()) {
+            builder.header("Authorization", "Bearer " + bearer);
+        }
+        HttpRequest request = builder.build();
+        CompletableFuture<HttpResponse<byte[]>> sent;
+        try {
+            // Socket connects are checked against plugin-security.policy by the Java agent.
+            sent = AccessController.doPrivileged(() -> http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray()));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(new SidecarFailure("sidecar_unreachable", "could not send to " + endpoint, e));
+        }
+        CompletableFuture<SidecarReply> reply = sent.orTimeout(deadlineMs, TimeUnit.MILLISECONDS).handle((response, error) -> {
+            if (error != null) {
+                sent.cancel(true);
+                throw new CompletionException(classify(error));
+            }
+            if (response.statusCode() != 200) {
+                throw new CompletionException(
+                    new SidecarFailure("sidecar_http_" + response.statusCode(), "sidecar answered HTTP " + response.statusCode())
+                );
+            }
+            try {
+                return SidecarReply.parse(response.body(), windowIds);
+            } catch (SidecarFailure failure) {
+                throw new CompletionException(failure);
+            }
+        });
+        return reply;
+    }
+
+    private SidecarFailure classify(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof HttpConnectTimeoutException) {
+            return new SidecarFailure("sidecar_connect_timeout", "no connection to " + endpoint + " within the connect timeout", cause);
+        }
+        if (cause instanceof HttpTimeoutException || cause instanceof TimeoutException) {
+            return new SidecarFailure("sidecar_timeout", "no answer from " + endpoint + " within " + deadlineMs + " ms", cause);
+        }
+        if (cause instanceof ConnectException) {
+            return new SidecarFailure("sidecar_unreachable", "connection to " + endpoint + " refused", cause);
+        }
+        if (cause instanceof SecurityException) {
+            return new SidecarFailure("sidecar_forbidden", "connection to " + endpoint + " denied by the security policy", cause);
+        }
+        return new SidecarFailure("sidecar_io_error", "call to " + endpoint + " failed: " + cause, cause);
+    }
+}

@@ -1,0 +1,165 @@
+package org.divrank.opensearch;
+
+import org.opensearch.action.search.SearchRequest;
+import org.opensearch.ingest.ConfigurationUtils;
+import org.opensearch.search.builder.SearchSourceBuilder;
+import org.opensearch.search.fetch.subphase.FetchSourceContext;
+import org.opensearch.search.pipeline.AbstractProcessor;
+import org.opensearch.search.pipeline.PipelineProcessingContext;
+import org.opensearch.search.pipeline.Processor;
+import org.opensearch.search.pipeline.SearchRequestProcessor;
+import org.opensearch.search.sort.ScoreSortBuilder;
+import org.opensearch.search.sort.SortBuilder;
+import org.opensearch.search.sort.SortOrder;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code divrank_window}: widens the search to the re-ranking window ({@code from=0},
+ * {@code size=window_size}) and remembers the caller's page in the processing context.
+ *
+ * <p>Pages are cut from the same re-ranked window, so paging through it never repeats or skips
+ * a hit. A page that reaches past the window, scrolls, {@code search_after} and explicit
+ * non-score sorts are passed through untouched: re-ranking them would contradict what the
+ * caller asked for.
+ *
+ * <p>{@code exclude_from_window} names {@code _source} fields the window fetch leaves out (e.g.
+ * the embedding when the response processor runs with {@code send_embeddings: false}) unless the
+ * caller asked for them by name.
+ */
+public final class WindowRequestProcessor extends AbstractProcessor implements SearchRequestProcessor {
+
+    /** Processor type in a pipeline definition. */
+    public static final String TYPE = "divrank_window";
+    static final String WINDOW_SIZE = "window_size";
+    static final String EXCLUDE_FROM_WINDOW = "exclude_from_window";
+    /** Default number of hits re-ranked. */
+    public static final int DEFAULT_WINDOW = 100;
+
+    private final int windowSize;
+    private final List<String> excludeFromWindow;
+
+    private WindowRequestProcessor(String tag, String description, boolean ignoreFailure, int windowSize, List<String> exclude) {
+        super(tag, description, ignoreFailure);
+        this.windowSize = windowSize;
+        this.excludeFromWindow = List.copyOf(exclude);
+    }
+
+    /** For tests: a processor with the given window. */
+    static WindowRequestProcessor of(int windowSize) {
+        return new WindowRequestProcessor(null, null, false, windowSize, List.of());
+    }
+
+    /** For tests: a processor with the given window and fetch exclusions. */
+    static WindowRequestProcessor of(int windowSize, List<String> exclude) {
+        return new WindowRequestProcessor(null, null, false, windowSize, exclude);
+    }
+
+    @Override
+    public String getType() {
+        return TYPE;
+    }
+
+    int windowSize() {
+        return windowSize;
+    }
+
+    @Override
+    public SearchRequest processRequest(SearchRequest request) {
+        throw new UnsupportedOperationException(TYPE + " needs the pipeline processing context");
+    }
+
+    @Override
+    public SearchRequest processRequest(SearchRequest request, PipelineProcessingContext context) {
+        SearchSourceBuilder source = request.source();
+        if (source == null) {
+            source = new SearchSourceBuilder();
+            request.source(source);
+        }
+        int from = Math.max(source.from(), 0);
+        int size = source.size() < 0 ? PageState.DEFAULT_SIZE : source.size();
+        DivrankSearchExt ext = DivrankSearchExt.find(source.ext());
+        int window = ext != null && ext.windowSize() != null ? ext.windowSize() : windowSize;
+
+        String skip = skipReason(request, source, from, size, window);
+        if (skip != null) {
+            new PageState(from, size, 0, source.fetchSource(), false, skip).store(context);
+            return request;
+        }
+        FetchSourceContext callerSource = source.fetchSource();
+        boolean widen = callerSource != null
+            && (!callerSource.fetchSource() || callerSource.includes().length > 0 || callerSource.excludes().length > 0);
+        if (widen) {
+            // The sidecar needs embedding/category/brand/price from _source; the response
+            // re-applies the caller's filter to the page.
+            source.fetchSource(windowSource(callerSource));
+        } else if (!excludeFromWindow.isEmpty()) {
+            source.fetchSource(windowSource(null));
+        }
+        new PageState(from, size, window, callerSource, widen, null).store(context);
+        source.from(0);
+        source.size(window);
+        return request;
+    }
+
+    private FetchSourceContext windowSource(FetchSourceContext caller) {
+        if (excludeFromWindow.isEmpty()) {
+            return FetchSourceContext.FETCH_SOURCE;
+        }
+        List<String> asked = caller == null ? List.of() : Arrays.asList(caller.includes());
+        String[] excludes = excludeFromWindow.stream().filter(f -> !asked.contains(f)).toArray(String[]::new);
+        return new FetchSourceContext(true, new String[0], excludes);
+    }
+
+    private static String skipReason(SearchRequest request, SearchSourceBuilder source, int from, int size, int window) {
+        if (request.scroll() != null) return "scroll";
+        if (size == 0) return "size_zero";
+        if (source.searchAfter() != null && source.searchAfter().length > 0) return "search_after";
+        if (!scoreOrder(source.sorts())) return "explicit_sort";
+        if ((long) from + size > window) return "page_beyond_window";
+        return null;
+    }
+
+    private static boolean scoreOrder(List<SortBuilder<?>> sorts) {
+        if (sorts == null || sorts.isEmpty()) {
+            return true;
+        }
+        return sorts.size() == 1 && sorts.get(0) instanceof ScoreSortBuilder score && score.order() == SortOrder.DESC;
+    }
+
+    /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}). */
+    public static final class Factory implements Processor.Factory<SearchRequestProcessor> {
+        @Override
+        public WindowRequestProcessor create(
+            Map<String, Processor.Factory<SearchRequestProcessor>> processorFactories,
+            String tag,
+            String description,
+            boolean ignoreFailure,
+            Map<String, Object> config,
+            PipelineContext pipelineContext
+        ) {
+            int window = ConfigurationUtils.readIntProperty(TYPE, tag, config, WINDOW_SIZE, DEFAULT_WINDOW);
+            if (window < 1 || window > DivrankSearchExt.MAX_WINDOW) {
+                throw ConfigurationUtils.newConfigurationException(
+                    TYPE, tag, WINDOW_SIZE, "must be in [1, " + DivrankSearchExt.MAX_WINDOW + "], got " + window
+                );
+            }
+            List<Object> raw = ConfigurationUtils.readOptionalList(TYPE, tag, config, EXCLUDE_FROM_WINDOW);
+            List<String> exclude = new ArrayList<>();
+            if (raw != null) {
+                for (Object field : raw) {
+                    if (!(field instanceof String name) || name.isBlank()) {
+                        throw ConfigurationUtils.newConfigurationException(
+                            TYPE, tag, EXCLUDE_FROM_WINDOW, "must be a list of field names, got [" + field + "]"
+                        );
+                    }
+                    exclude.add(name);
+                }
+            }
+            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude);
+        }
+    }
+}

@@ -1,0 +1,501 @@
+package org.divrank.opensearch;
+
+import org.apache.lucene.search.TotalHits;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.opensearch.OpenSearchException;
+import org.opensearch.OpenSearchStatusException;
+import org.opensearch.action.search.SearchRequest;
+import org.opensearch.action.search.SearchResponse;
+import org.opensearch.action.search.SearchResponseSections;
+import org.opensearch.action.search.ShardSearchFailure;
+import org.opensearch.common.xcontent.json.JsonXContent;
+import org.opensearch.core.action.ActionListener;
+import org.opensearch.core.common.bytes.BytesArray;
+import org.opensearch.core.common.bytes.BytesReference;
+import org.opensearch.core.index.shard.ShardId;
+import org.opensearch.core.rest.RestStatus;
+import org.opensearch.core.xcontent.ToXContent;
+import org.opensearch.core.xcontent.XContentBuilder;
+import org.opensearch.index.query.QueryBuilders;
+import org.opensearch.search.SearchExtBuilder;
+import org.opensearch.search.SearchHit;
+import org.opensearch.search.SearchHits;
+import org.opensearch.search.SearchShardTarget;
+import org.opensearch.search.builder.SearchSourceBuilder;
+import org.opensearch.search.pipeline.PipelineProcessingContext;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DivrankResponseProcessorTests {
+
+    private StubSidecar stub;
+    private DivrankStats stats;
+    private String token;
+
+    @BeforeEach
+    void start() throws Exception {
+        stub = new StubSidecar();
+        stats = new DivrankStats();
+        token = null;
+    }
+
+    @AfterEach
+    void stop() {
+        stub.close();
+    }
+
+    // ---- fixtures ---------------------------------------------------------------------------
+
+    private DivrankResponseProcessor processor(Map<String, Object> overrides) throws Exception {
+        Map<String, Object> config = new HashMap<>();
+        config.put("sidecar_url", stub.url().toString());
+        config.put("connect_timeout_ms", 200);
+        config.put("read_timeout_ms", 300);
+        config.putAll(overrides);
+        DivrankResponseProcessor.Factory factory = new DivrankResponseProcessor.Factory(
+            SidecarClient::newHttpClient,
+            () -> token,
+            stats,
+            null
+        );
+        return factory.create(Map.of(), "divrank-test", null, false, config, null);
+    }
+
+    private static SearchHit hit(int i, boolean withEmbedding) {
+        SearchHit hit = new SearchHit(i, "d" + i, Map.of(), Map.of());
+        String embedding = withEmbedding ? ",\"embedding\":[" + i + ".0,1.0,0.5]" : "";
+        hit.sourceRef(
+            new BytesArray(
+                "{\"title\":\"item " + i + "\",\"category\":\"printing/toner\",\"brand\":\"b" + (i % 3) + "\",\"price\":" + (10 + i) + ".5"
+                    + embedding + "}"
+            )
+        );
+        hit.score(1000f - i);
+        hit.shard(new SearchShardTarget("node-1", new ShardId("products-1", "uuid", 0), null, null));
+        return hit;
+    }
+
+    private static SearchResponse response(int n, List<SearchExtBuilder> exts) {
+        SearchHit[] hits = new SearchHit[n];
+        for (int i = 0; i < n; i++) {
+            hits[i] = hit(i, true);
+        }
+        SearchHits searchHits = new SearchHits(hits, new TotalHits(1234, TotalHits.Relation.EQUAL_TO), 1000f);
+        SearchResponseSections sections = new SearchResponseSections(searchHits, null, null, false, null, null, 1, exts);
+        return new SearchResponse(sections, null, 1, 1, 0, 7, ShardSearchFailure.EMPTY_ARRAY, SearchResponse.Clusters.EMPTY);
+    }
+
+    /** Runs the request processor and then the response processor, as the pipeline does. */
+    private record Run(SearchResponse response, Exception failure, long elapsedMs, Map<String, Object> context) {}
+
+    private Run run(DivrankResponseProcessor processor, SearchSourceBuilder source, int windowHits) throws Exception {
+        SearchRequest request = new SearchRequest("products").source(source);
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowRequestProcessor.of(100).processRequest(request, context);
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        long start = System.nanoTime();
+        processor.processResponseAsync(
+            request,
+            response(Math.min(windowHits, request.source().size()), new ArrayList<>()),
+            context,
+            ActionListener.wrap(done::complete, done::completeExceptionally)
+        );
+        try {
+            SearchResponse out = done.get(10, TimeUnit.SECONDS);
+            return new Run(out, null, (System.nanoTime() - start) / 1_000_000, context.getAttributes());
+        } catch (ExecutionException e) {
+            return new Run(null, (Exception) e.getCause(), (System.nanoTime() - start) / 1_000_000, context.getAttributes());
+        }
+    }
+
+    private static List<String> ids(SearchResponse response) {
+        List<String> ids = new ArrayList<>();
+        for (SearchHit hit : response.getHits().getHits()) {
+            ids.add(hit.getId());
+        }
+        return ids;
+    }
+
+    private static List<String> range(int from, int to, boolean reversed, int n) {
+        List<String> ids = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            ids.add("d" + (reversed ? n - 1 - i : i));
+        }
+        return ids;
+    }
+
+    private static DivrankResponseExt ext(SearchResponse response) {
+        DivrankResponseExt ext = DivrankResponseExt.find(response.getInternalResponse().getSearchExtBuilders());
+        assertNotNull(ext, "ext.divrank missing");
+        return ext;
+    }
+
+    // ---- ordering, trimming, pagination --------------------------------------------------------
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void appliesTheSidecarOrderAndCutsThePage() throws Exception {
+        SearchSourceBuilder source = new SearchSourceBuilder().query(QueryBuilders.matchQuery("title", "hp toner")).size(10);
+        Run run = run(processor(Map.of()), source, 30);
+        assertNull(run.failure);
+        assertEquals(range(0, 10, true, 30), ids(run.response));
+        DivrankResponseExt ext = ext(run.response);
+        assertTrue(ext.applied());
+        assertFalse(ext.degraded());
+        assertEquals("fusion", ext.strategy());
+        assertEquals("stub-1", ext.modelVersion());
+        assertEquals(30, ext.window());
+        // what the sidecar saw: the whole window in engine order, features from _source
+        Map<String, Object> body = stub.lastBody;
+        assertEquals(range(0, 30, false, 30), StubSidecar.candidateIds(body));
+        assertEquals(30, body.get("k"));
+        assertEquals("hp toner", body.get("query"));
+        assertEquals("products-1", body.get("index"));
+        assertNull(body.get("user"));
+        Map<String, Object> first = (Map<String, Object>) ((List<Object>) body.get("candidates")).get(0);
+        assertEquals(List.of(0.0, 1.0, 0.5), first.get("embedding"));
+        assertEquals("printing/toner", first.get("category"));
+        assertEquals("b0", first.get("brand"));
+        assertEquals(10.5, first.get("price"));
+        assertEquals(1000.0, ((Number) first.get("score")).doubleValue());
+        Map<String, Object> knobs = (Map<String, Object>) body.get("knobs");
+        assertEquals(0.5, knobs.get("diversity"));
+        assertEquals("fusion", knobs.get("strategy"));
+        assertEquals(false, knobs.get("explain"));
+        assertEquals(1, stats.reranked());
+    }
+
+    @Test
+    void twoPagesHaveNoDuplicatesOrGaps() throws Exception {
+        DivrankResponseProcessor processor = processor(Map.of());
+        Run page1 = run(processor, new SearchSourceBuilder().from(0).size(10), 100);
+        Run page2 = run(processor, new SearchSourceBuilder().from(10).size(10), 100);
+        List<String> both = new ArrayList<>(ids(page1.response));
+        both.addAll(ids(page2.response));
+        assertEquals(20, new HashSet<>(both).size());
+        assertEquals(range(0, 20, true, 100), both);
+    }
+
+    @Test
+    void lastPageOfAShortWindowIsPartialAndBeyondItIsEmpty() throws Exception {
+        DivrankResponseProcessor processor = processor(Map.of());
+        Run partial = run(processor, new SearchSourceBuilder().from(20).size(10), 25);
+        assertEquals(range(20, 25, true, 25), ids(partial.response));
+        Run empty = run(processor, new SearchSourceBuilder().from(30).size(10), 25);
+        assertEquals(List.of(), ids(empty.response));
+        assertEquals(1234, empty.response.getHits().getTotalHits().value());
+    }
+
+    @Test
+    void idsTheSidecarLeavesOutFollowInEngineOrder() throws Exception {
+        stub.script(body -> new StubSidecar.Reply(200, "{\"ids\":[\"d5\",\"d3\"],\"scores\":[0.9,0.8],\"strategy\":\"mmr\"}", 0));
+        Run run = run(processor(Map.of()), new SearchSourceBuilder().size(6), 10);
+        assertEquals(List.of("d5", "d3", "d0", "d1", "d2", "d4"), ids(run.response));
+        assertEquals("mmr", ext(run.response).strategy());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void extKnobsAndUserReachTheSidecar() throws Exception {
+        DivrankSearchExt ext = new DivrankSearchExt("u42", 0.0, Strategy.DPP, true, List.of("d7"), null, 2, null);
+        Run run = run(processor(Map.of()), new SearchSourceBuilder().size(5).ext(List.of(ext)), 20);
+        assertNull(run.failure);
+        Map<String, Object> body = stub.lastBody;
+        Map<String, Object> user = (Map<String, Object>) body.get("user");
+        assertEquals("u42", user.get("id"));
+        assertEquals(List.of("d7"), ((Map<String, Object>) user.get("history")).get("item_ids"));
+        Map<String, Object> knobs = (Map<String, Object>) body.get("knobs");
+        assertEquals(0.0, knobs.get("diversity"));
+        assertEquals("dpp", knobs.get("strategy"));
+        assertEquals(true, knobs.get("explain"));
+        assertEquals(2, knobs.get("max_per_brand"));
+        assertEquals(0.0, ext(run.response).diversity());
+    }
+
+    // ---- _source shaping and explanations ----------------------------------------------------
+
+    @Test
+    void stripsTheEmbeddingUnlessAskedFor() throws Exception {
+        DivrankResponseProcessor processor = processor(Map.of());
+        Run plain = run(processor, new SearchSourceBuilder().size(3), 10);
+        for (SearchHit hit : plain.response.getHits().getHits()) {
+            Map<String, Object> source = hit.getSourceAsMap();
+            assertFalse(source.containsKey("embedding"));
+            assertTrue(source.containsKey("title"));
+        }
+        // the request processor widened the caller's filter; the sidecar still got the vectors
+        Run asked = run(processor, new SearchSourceBuilder().size(3).fetchSource(new String[] { "title", "embedding" }, null), 10);
+        assertTrue(((Map<?, ?>) ((List<?>) stub.lastBody.get("candidates")).get(0)).containsKey("embedding"));
+        for (SearchHit hit : asked.response.getHits().getHits()) {
+            assertEquals(Set.of("title", "embedding"), hit.getSourceAsMap().keySet());
+        }
+        Run titleOnly = run(processor, new SearchSourceBuilder().size(3).fetchSource(new String[] { "title" }, null), 10);
+        assertEquals(Set.of("title"), titleOnly.response.getHits().getHits()[0].getSourceAsMap().keySet());
+        Run none = run(processor, new SearchSourceBuilder().size(3).fetchSource(false), 10);
+        assertFalse(none.response.getHits().getHits()[0].hasSource());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void explanationsGoToFieldsWhenAsked() throws Exception {
+        DivrankSearchExt ext = new DivrankSearchExt(null, null, null, true, null, null, null, null);
+        Run run = run(processor(Map.of()), new SearchSourceBuilder().size(2).ext(List.of(ext)), 10);
+        SearchHit top = run.response.getHits().getHits()[0];
+        assertEquals("d9", top.getId());
+        Map<String, Object> explanation = (Map<String, Object>) top.field(DivrankResponseProcessor.EXPLANATION_FIELD).getValue();
+        assertEquals(1.0, explanation.get("fused"));
+        assertEquals(Map.of("relevance", 1.0), explanation.get("terms"));
+        assertEquals(991.0f, explanation.get("engine_score"));
+        assertEquals(0, explanation.get("rank"));
+        assertFalse(explanation.containsKey("id"));
+        Run quiet = run(processor(Map.of()), new SearchSourceBuilder().size(2), 10);
+        assertNull(quiet.response.getHits().getHits()[0].field(DivrankResponseProcessor.EXPLANATION_FIELD));
+    }
+
+    // ---- fail-open ------------------------------------------------------------------------
+
+    private void assertDegraded(Run run, String reason, int size) {
+        assertNull(run.failure, () -> "unexpected failure " + run.failure);
+        assertEquals(range(0, size, false, size), ids(run.response), reason);
+        DivrankResponseExt ext = ext(run.response);
+        assertTrue(ext.degraded(), reason);
+        assertFalse(ext.applied(), reason);
+        assertEquals(reason, ext.reason());
+        for (SearchHit hit : run.response.getHits().getHits()) {
+            assertFalse(hit.getSourceAsMap().containsKey("embedding"));
+        }
+    }
+
+    @Test
+    void lateSidecarFallsBackWithinTheTimeout() throws Exception {
+        stub.script(body -> new StubSidecar.Reply(200, "{\"ids\":[]}", 3000));
+        Run run = run(processor(Map.of()), new SearchSourceBuilder().size(10), 50);
+        assertDegraded(run, "sidecar_timeout", 10);
+        assertTrue(run.elapsedMs < 1500, "took " + run.elapsedMs + " ms with a 200+300 ms budget");
+        assertEquals(1, stats.degradedFor("sidecar_timeout"));
+    }
+
+    @Test
+    void downSidecarFallsBack() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        Run run = run(processor(Map.of("sidecar_url", "http://127.0.0.1:" + port)), new SearchSourceBuilder().size(10), 50);
+        assertDegraded(run, "sidecar_unreachable", 10);
+        assertEquals(1, stats.degraded());
+    }
+
+    @Test
+    void garbageAndErrorsFallBack() throws Exception {
+        Map<String, StubSidecar.Reply> cases = Map.of(
+            "sidecar_bad_reply", new StubSidecar.Reply(200, "<html>oops</html>", 0),
+            "sidecar_http_500", new StubSidecar.Reply(500, "{\"detail\":\"boom\"}", 0),
+            "sidecar_http_422", new StubSidecar.Reply(422, "{\"detail\":[]}", 0)
+        );
+        DivrankResponseProcessor processor = processor(Map.of());
+        for (Map.Entry<String, StubSidecar.Reply> c : cases.entrySet()) {
+            stub.script(body -> c.getValue());
+            assertDegraded(run(processor, new SearchSourceBuilder().size(5), 20), c.getKey(), 5);
+        }
+        List<String> contractBreaks = List.of(
+            "{\"ids\":[\"d1\",\"d1\"]}",
+            "{\"ids\":[\"nope\"]}",
+            "{\"ids\":\"d1\"}",
+            "{\"ids\":[\"d1\"],\"scores\":[1,2]}",
+            "{\"ids\":[1]}",
+            "[]"
+        );
+        for (String body : contractBreaks) {
+            stub.script(b -> new StubSidecar.Reply(200, body, 0));
+            assertDegraded(run(processor, new SearchSourceBuilder().size(5), 20), "sidecar_bad_reply", 5);
+        }
+        assertEquals(3 + contractBreaks.size(), stats.degraded());
+    }
+
+    @Test
+    void failClosedAnswersAClearError() throws Exception {
+        stub.script(body -> new StubSidecar.Reply(200, "{}", 2000));
+        Run run = run(processor(Map.of("fail_open", false)), new SearchSourceBuilder().size(10), 50);
+        assertNull(run.response);
+        OpenSearchStatusException e = assertInstanceOf(OpenSearchStatusException.class, run.failure);
+        assertEquals(RestStatus.SERVICE_UNAVAILABLE, e.status());
+        assertTrue(e.getMessage().contains("sidecar_timeout"), e.getMessage());
+        assertTrue(e.getMessage().contains("fail_open"), e.getMessage());
+        assertEquals(1, stats.failed());
+        stub.script(body -> new StubSidecar.Reply(503, "{}", 0));
+        Run bad = run(processor(Map.of("fail_open", false)), new SearchSourceBuilder().size(10), 50);
+        assertEquals(RestStatus.BAD_GATEWAY, ((OpenSearchStatusException) bad.failure).status());
+    }
+
+    // ---- pass-through and response integrity -------------------------------------------------
+
+    @Test
+    void pageBeyondTheWindowPassesThroughUntouched() throws Exception {
+        SearchSourceBuilder source = new SearchSourceBuilder().from(150).size(10);
+        Run run = run(processor(Map.of()), source, 10);
+        assertEquals(range(0, 10, false, 10), ids(run.response));
+        DivrankResponseExt ext = ext(run.response);
+        assertFalse(ext.applied());
+        assertFalse(ext.degraded());
+        assertEquals("page_beyond_window", ext.reason());
+        assertEquals(0, stub.calls.get());
+    }
+
+    @Test
+    void rebuildKeepsEverythingButThePage() throws Exception {
+        SearchExtBuilder other = new OtherExt();
+        SearchResponse original = response(20, List.of(other));
+        SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(5));
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowRequestProcessor.of(20).processRequest(request, context);
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        processor(Map.of()).processResponseAsync(request, original, context, ActionListener.wrap(done::complete, done::completeExceptionally));
+        SearchResponse out = done.get(10, TimeUnit.SECONDS);
+        assertEquals(original.getTook(), out.getTook());
+        assertEquals(1234, out.getHits().getTotalHits().value());
+        assertEquals(1000f, out.getHits().getMaxScore());
+        assertEquals(original.getTotalShards(), out.getTotalShards());
+        assertTrue(out.getInternalResponse().getSearchExtBuilders().contains(other));
+        Map<String, Object> before = json(original);
+        Map<String, Object> after = json(out);
+        before.remove("hits");
+        after.remove("hits");
+        assertEquals(Map.of("other", "kept"), before.remove("ext"));
+        Map<?, ?> ext = (Map<?, ?>) after.remove("ext");
+        assertEquals("kept", ext.get("other"));
+        assertEquals(true, ((Map<?, ?>) ext.get("divrank")).get("applied"));
+        assertEquals(before, after);
+    }
+
+    /** Another plugin's response ext, which must survive the rebuild. */
+    private static final class OtherExt extends SearchExtBuilder {
+        @Override
+        public String getWriteableName() {
+            return "other";
+        }
+
+        @Override
+        public void writeTo(org.opensearch.core.common.io.stream.StreamOutput out) {}
+
+        @Override
+        public XContentBuilder toXContent(XContentBuilder builder, Params params) throws java.io.IOException {
+            return builder.field("other", "kept");
+        }
+
+        @Override
+        public boolean equals(Object obj) {
+            return obj instanceof OtherExt;
+        }
+
+        @Override
+        public int hashCode() {
+            return 1;
+        }
+    }
+
+    private static Map<String, Object> json(SearchResponse response) throws Exception {
+        XContentBuilder builder = JsonXContent.contentBuilder();
+        response.toXContent(builder, ToXContent.EMPTY_PARAMS);
+        return new HashMap<>(
+            org.opensearch.common.xcontent.XContentHelper.convertToMap(BytesReference.bytes(builder), false, builder.contentType()).v2()
+        );
+    }
+
+    @Test
+    void sendsTheKeystoreTokenAsBearer() throws Exception {
+        token = "s3cret";
+        run(processor(Map.of()), new SearchSourceBuilder().size(2), 5);
+        assertEquals("Bearer s3cret", stub.lastAuthorization);
+        token = null;
+        run(processor(Map.of()), new SearchSourceBuilder().size(2), 5);
+        assertNull(stub.lastAuthorization);
+    }
+
+    @Test
+    void hitsWithoutEmbeddingAreSentWithoutOne() throws Exception {
+        SearchHit[] hits = { hit(0, false), hit(1, true) };
+        SearchHits searchHits = new SearchHits(hits, new TotalHits(2, TotalHits.Relation.EQUAL_TO), 1000f);
+        SearchResponse response = new SearchResponse(
+            new SearchResponseSections(searchHits, null, null, false, null, null, 1),
+            null, 1, 1, 0, 3, ShardSearchFailure.EMPTY_ARRAY, SearchResponse.Clusters.EMPTY
+        );
+        SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(2));
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowRequestProcessor.of(10).processRequest(request, context);
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        processor(Map.of()).processResponseAsync(request, response, context, ActionListener.wrap(done::complete, done::completeExceptionally));
+        assertEquals(List.of("d1", "d0"), ids(done.get(10, TimeUnit.SECONDS)));
+        List<?> candidates = (List<?>) stub.lastBody.get("candidates");
+        assertFalse(((Map<?, ?>) candidates.get(0)).containsKey("embedding"));
+        assertTrue(((Map<?, ?>) candidates.get(1)).containsKey("embedding"));
+    }
+
+    @Test
+    void embeddingsCanStayHome() throws Exception {
+        Run run = run(processor(Map.of("send_embeddings", false)), new SearchSourceBuilder().size(3), 10);
+        assertTrue(ext(run.response).applied());
+        for (Object candidate : (List<?>) stub.lastBody.get("candidates")) {
+            Map<?, ?> c = (Map<?, ?>) candidate;
+            assertFalse(c.containsKey("embedding"));
+            assertTrue(c.containsKey("brand"));
+        }
+        assertFalse(run.response.getHits().getHits()[0].getSourceAsMap().containsKey("embedding"));
+    }
+
+    @Test
+    void synchronousPathRefusesToBlock() throws Exception {
+        DivrankResponseProcessor processor = processor(Map.of());
+        assertThrows(UnsupportedOperationException.class, () -> processor.processResponse(new SearchRequest(), response(1, List.of())));
+    }
+
+    // ---- configuration ---------------------------------------------------------------------
+
+    @Test
+    void configDefaultsAndOverrides() throws Exception {
+        DivrankResponseProcessor p = processor(
+            Map.of("default_diversity", 0.2, "default_strategy", "mmr", "embedding_field", "vec", "fail_open", false)
+        );
+        assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null), p.defaults());
+        assertEquals("vec", p.fields().embedding());
+        assertFalse(p.failOpen());
+        assertEquals(URI.create(stub.url() + "/v1/rerank"), p.sidecar().endpoint());
+    }
+
+    @Test
+    void invalidConfigNamesTheKey() {
+        Map<String, Object> cases = new HashMap<>();
+        cases.put("sidecar_url", "ftp://host");
+        cases.put("connect_timeout_ms", 0);
+        cases.put("read_timeout_ms", 999_999);
+        cases.put("default_diversity", 1.5);
+        cases.put("default_strategy", "random");
+        cases.put("embedding_field", "");
+        for (Map.Entry<String, Object> c : cases.entrySet()) {
+            OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of(c.getKey(), c.getValue())), c.getKey());
+            assertTrue(e.getMessage().contains(c.getKey()), e.getMessage());
+        }
+        OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of("sidecar_url", "http://user:pw@host:1")));
+        assertFalse(e.getMessage().contains("pw"), "credentials must not be echoed: " + e.getMessage());
+    }
+}

@@ -1,0 +1,136 @@
+package org.divrank.opensearch;
+
+import org.junit.jupiter.api.Test;
+import org.opensearch.OpenSearchException;
+import org.opensearch.action.search.SearchRequest;
+import org.opensearch.common.unit.TimeValue;
+import org.opensearch.index.query.QueryBuilders;
+import org.opensearch.search.builder.SearchSourceBuilder;
+import org.opensearch.search.fetch.subphase.FetchSourceContext;
+import org.opensearch.search.pipeline.PipelineProcessingContext;
+import org.opensearch.search.sort.SortOrder;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class WindowRequestProcessorTests {
+
+    private static SearchRequest request(SearchSourceBuilder source) {
+        return new SearchRequest("products").source(source);
+    }
+
+    @Test
+    void widensToTheWindowAndRemembersThePage() {
+        SearchSourceBuilder source = new SearchSourceBuilder().query(QueryBuilders.matchQuery("title", "toner")).from(10).size(10);
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        assertEquals(0, out.source().from());
+        assertEquals(100, out.source().size());
+        PageState page = PageState.load(context);
+        assertEquals(new PageState(10, 10, 100, null, false, null), page);
+        assertTrue(page.rerank());
+        assertTrue(context.getAttributes().keySet().stream().allMatch(k -> k.startsWith("divrank.")));
+    }
+
+    @Test
+    void defaultsWhenNoBody() {
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest out = WindowRequestProcessor.of(100).processRequest(new SearchRequest("products"), context);
+        assertEquals(100, out.source().size());
+        assertEquals(new PageState(0, 10, 100, null, false, null), PageState.load(context));
+    }
+
+    @Test
+    void extWindowOverridesAndExtIsNotTouched() {
+        DivrankSearchExt ext = new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null);
+        SearchSourceBuilder source = new SearchSourceBuilder().size(5).ext(List.of(ext));
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        assertEquals(30, out.source().size());
+        assertSame(ext, out.source().ext().get(0));
+        assertEquals(new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null), out.source().ext().get(0));
+        assertEquals(1, out.source().ext().size());
+    }
+
+    @Test
+    void passesThroughWhatCannotBeReranked() {
+        record Case(SearchRequest request, String reason) {}
+        List<Case> cases = List.of(
+            new Case(request(new SearchSourceBuilder().from(95).size(10)), "page_beyond_window"),
+            new Case(request(new SearchSourceBuilder().size(0)), "size_zero"),
+            new Case(request(new SearchSourceBuilder().sort("price", SortOrder.ASC)), "explicit_sort"),
+            new Case(request(new SearchSourceBuilder().searchAfter(new Object[] { 1.0f })), "search_after"),
+            new Case(request(new SearchSourceBuilder().size(10)).scroll(TimeValue.timeValueMinutes(1)), "scroll")
+        );
+        for (Case c : cases) {
+            int size = c.request.source().size();
+            int from = c.request.source().from();
+            PipelineProcessingContext context = new PipelineProcessingContext();
+            SearchRequest out = WindowRequestProcessor.of(100).processRequest(c.request, context);
+            assertEquals(size, out.source().size(), c.reason);
+            assertEquals(from, out.source().from(), c.reason);
+            PageState page = PageState.load(context);
+            assertEquals(c.reason, page.skipReason());
+            assertFalse(page.rerank());
+        }
+    }
+
+    @Test
+    void scoreSortIsStillReranked() {
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowRequestProcessor.of(100).processRequest(request(new SearchSourceBuilder().sort("_score", SortOrder.DESC)), context);
+        assertNull(PageState.load(context).skipReason());
+    }
+
+    @Test
+    void widensARestrictedSourceAndRemembersIt() {
+        FetchSourceContext callerSource = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
+        SearchSourceBuilder source = new SearchSourceBuilder().fetchSource(callerSource);
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        assertEquals(FetchSourceContext.FETCH_SOURCE, out.source().fetchSource());
+        PageState page = PageState.load(context);
+        assertTrue(page.sourceWidened());
+        assertEquals(callerSource, page.callerSource());
+    }
+
+    @Test
+    void excludedFieldsStayOutOfTheWindowUnlessAskedFor() {
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest plain = WindowRequestProcessor.of(100, List.of("embedding"))
+            .processRequest(request(new SearchSourceBuilder()), context);
+        assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), plain.source().fetchSource());
+        assertFalse(PageState.load(context).sourceWidened());
+
+        FetchSourceContext asked = new FetchSourceContext(true, new String[] { "title", "embedding" }, new String[0]);
+        SearchRequest wants = WindowRequestProcessor.of(100, List.of("embedding"))
+            .processRequest(request(new SearchSourceBuilder().fetchSource(asked)), new PipelineProcessingContext());
+        assertEquals(0, wants.source().fetchSource().excludes().length);
+    }
+
+    @Test
+    void factoryValidatesWindow() throws Exception {
+        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory();
+        Map<String, Object> config = new HashMap<>(Map.of("window_size", 50));
+        assertEquals(50, factory.create(Map.of(), "t", null, false, config, null).windowSize());
+        assertEquals(100, factory.create(Map.of(), "t", null, false, new HashMap<>(), null).windowSize());
+        for (Object bad : List.of(0, 5000, "many")) {
+            OpenSearchException e = assertThrows(
+                OpenSearchException.class,
+                () -> factory.create(Map.of(), "t", null, false, new HashMap<>(Map.of("window_size", bad)), null)
+            );
+            assertTrue(e.getMessage().contains("window_size"), e.getMessage());
+        }
+        Map<String, Object> badList = new HashMap<>(Map.of("exclude_from_window", List.of("embedding", 3)));
+        OpenSearchException e = assertThrows(OpenSearchException.class, () -> factory.create(Map.of(), "t", null, false, badList, null));
+        assertTrue(e.getMessage().contains("exclude_from_window"), e.getMessage());
+    }
+}

@@ -1,0 +1,288 @@
+"""Request → the core's dataclasses: label codes, unit-length float32 vectors, profile, intent.
+
+Pure functions (no I/O): look-up results come in as arguments, so these are unit-tested on
+their own. Each function also returns the degraded-path reasons it ran into, which the caller
+reports in the response and in the metrics.
+
+Policies kept here, at the edge, so the core stays pure:
+
+- labels are compared case-insensitively: categories as ``level/level`` paths with trimmed
+  levels, brands with collapsed whitespace (profiles get the same treatment);
+- a candidate still lacking a vector after the look-up gets the (normalised) mean of the others:
+  it then looks *typical*, so it is neither rewarded as novel nor punished as a duplicate;
+- a stored profile and inline history are combined with equal weight; the last
+  ``MAX_INLINE_INTERESTS`` history vectors (most recent last) become separate interests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from reranker.app.schemas import RerankRequest
+from reranker.app.services.profiles import StoredProfile
+from reranker.app.services.vectors import ItemRecord
+from reranker.core.intent import detect_intent
+from reranker.core.types import Candidates, Knobs, UserProfile
+
+__all__ = [
+    "DEFAULT_K",
+    "MAX_INLINE_INTERESTS",
+    "brand_key",
+    "category_key",
+    "page_size",
+    "to_candidates",
+    "to_knobs",
+    "to_profile",
+]
+
+DEFAULT_K = 10
+MAX_INLINE_INTERESTS = 50
+
+
+def category_key(text: str | None) -> str | None:
+    if text is None:
+        return None
+    levels = [" ".join(level.split()).lower() for level in text.split("/")]
+    key = "/".join(level for level in levels if level)
+    return key or None
+
+
+def brand_key(text: str | None) -> str | None:
+    if text is None:
+        return None
+    key = " ".join(text.split()).lower()
+    return key or None
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1; an all-zero row stays zero (it is similar to nothing)."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _codes(labels: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
+    vocabulary: dict[str, int] = {}
+    codes = np.fromiter(
+        (-1 if lab is None else vocabulary.setdefault(lab, len(vocabulary)) for lab in labels),
+        dtype=np.int32,
+        count=len(labels),
+    )
+    return codes, list(vocabulary)
+
+
+def page_size(request: RerankRequest) -> int:
+    return request.k if request.k is not None else min(DEFAULT_K, len(request.candidates))
+
+
+def to_candidates(
+    request: RerankRequest, fetched: dict[str, ItemRecord]
+) -> tuple[Candidates, list[str]]:
+    """The candidates in engine order; request fields win over looked-up ones."""
+    notes: list[str] = []
+    cands = request.candidates
+    n = len(cands)
+    records = [fetched.get(c.id) for c in cands]
+
+    dim = next((len(c.embedding) for c in cands if c.embedding is not None), None)
+    if dim is None:
+        dim = next(
+            (len(r.embedding) for r in records if r is not None and r.embedding is not None), None
+        )
+    embeddings: np.ndarray | None = None
+    if dim is not None:
+        embeddings = np.zeros((n, dim), dtype=np.float32)
+        present = np.zeros(n, dtype=bool)
+        for i, (cand, record) in enumerate(zip(cands, records, strict=True)):
+            if cand.embedding is not None:
+                embeddings[i] = cand.embedding
+                present[i] = True
+            elif (
+                record is not None
+                and record.embedding is not None
+                and record.embedding.shape[0] == dim
+            ):
+                embeddings[i] = record.embedding
+                present[i] = True
+        embeddings = _unit_rows(embeddings)
+        if not present.all():
+            notes.append("vectors_missing")
+            embeddings[~present] = _unit_rows(embeddings[present].mean(axis=0))
+
+    categories = [
+        category_key(c.category if c.category is not None else (r.category if r else None))
+        for c, r in zip(cands, records, strict=True)
+    ]
+    brands = [
+        brand_key(c.brand if c.brand is not None else (r.brand if r else None))
+        for c, r in zip(cands, records, strict=True)
+    ]
+    category_codes, category_names = _codes(categories)
+    brand_codes, brand_names = _codes(brands)
+    scores = np.array([np.nan if c.score is None else c.score for c in cands], dtype=np.float32)
+    candidates = Candidates(
+        ids=[c.id for c in cands],
+        scores=scores,
+        embeddings=embeddings,
+        categories=category_codes,
+        brands=brand_codes,
+        category_names=category_names,
+        brand_names=brand_names,
+    )
+    return candidates, notes
+
+
+@dataclass
+class _Part:
+    interests: np.ndarray  # (m, d) unit rows
+    weights: np.ndarray  # (m,), sums to 1 (or empty)
+    centroid: np.ndarray | None
+    categories: dict[str, float]
+    brands: dict[str, float]
+
+
+def _shares(raw: dict[str, float], kind: Literal["category", "brand"]) -> dict[str, float]:
+    """Histogram with normalised label keys, rescaled to shares that sum to 1."""
+    normalise = category_key if kind == "category" else brand_key
+    merged: dict[str, float] = {}
+    for name, share in raw.items():
+        label = normalise(name)
+        if label is not None and share > 0:
+            merged[label] = merged.get(label, 0.0) + share
+    total = sum(merged.values())
+    return {label: share / total for label, share in merged.items()} if total > 0 else {}
+
+
+def _normalised_weights(weights: np.ndarray) -> np.ndarray:
+    total = float(weights.sum())
+    if weights.size and total > 0:
+        return (weights / total).astype(np.float32)
+    return np.full(weights.shape, 1.0 / max(weights.size, 1), dtype=np.float32)
+
+
+def _stored_part(stored: StoredProfile, dim: int | None, notes: list[str]) -> _Part:
+    interests = stored.interests
+    weights = stored.interest_weights
+    centroid = stored.centroid
+    if dim is not None and stored.dimension is not None and stored.dimension != dim:
+        notes.append("profile_dimension_mismatch")
+        interests = np.zeros((0, dim), dtype=np.float32)
+        weights = np.zeros(0, dtype=np.float32)
+        centroid = None
+    if interests.shape[0]:
+        unit = _unit_rows(interests.astype(np.float32))
+        keep = np.linalg.norm(unit, axis=1) > 0
+        interests, weights = unit[keep], weights[keep]
+    return _Part(
+        interests=interests,
+        weights=_normalised_weights(weights),
+        centroid=None if centroid is None else _unit_rows(centroid.astype(np.float32)),
+        categories=_shares(stored.category_hist, "category"),
+        brands=_shares(stored.brand_hist, "brand"),
+    )
+
+
+def _inline_part(
+    vectors: Sequence[np.ndarray], labels: Sequence[ItemRecord], dim: int | None
+) -> _Part | None:
+    usable = [v for v in vectors if v.shape[0] == dim]  # no candidate vectors: no use
+    categories = Counter(k for r in labels if (k := category_key(r.category)) is not None)
+    brands = Counter(k for r in labels if (k := brand_key(r.brand)) is not None)
+    if not usable and not categories and not brands:
+        return None
+    if usable:
+        matrix = _unit_rows(np.asarray(usable, dtype=np.float32))
+        matrix = matrix[np.linalg.norm(matrix, axis=1) > 0]
+    else:
+        matrix = np.zeros((0, dim or 0), dtype=np.float32)
+    centroid = _unit_rows(matrix.mean(axis=0)) if matrix.shape[0] else None
+    interests = matrix[-MAX_INLINE_INTERESTS:]
+    return _Part(
+        interests=interests,
+        weights=np.full(interests.shape[0], 1.0 / max(interests.shape[0], 1), dtype=np.float32),
+        centroid=centroid,
+        categories=_shares(dict(categories), "category"),
+        brands=_shares(dict(brands), "brand"),
+    )
+
+
+def _mean_shares(hists: list[dict[str, float]]) -> dict[str, float]:
+    hists = [h for h in hists if h]
+    total: Counter[str] = Counter()
+    for hist in hists:
+        total.update(hist)
+    return {label: share / len(hists) for label, share in total.items()}
+
+
+def to_profile(
+    stored: StoredProfile | None,
+    history_vectors: Sequence[np.ndarray],
+    history_records: Sequence[ItemRecord],
+    dim: int | None,
+) -> tuple[UserProfile | None, list[str]]:
+    """One profile from a stored profile and/or inline history; None when there is nothing."""
+    notes: list[str] = []
+    parts: list[_Part] = []
+    if stored is not None:
+        parts.append(_stored_part(stored, dim, notes))
+    vectors = [*history_vectors, *(r.embedding for r in history_records if r.embedding is not None)]
+    inline = _inline_part(vectors, history_records, dim)
+    if inline is not None:
+        parts.append(inline)
+    parts = [p for p in parts if p.interests.shape[0] or p.categories or p.brands]
+    if not parts:
+        return None, notes
+
+    with_vectors = [p for p in parts if p.interests.shape[0]]
+    width = dim if dim is not None else (with_vectors[0].interests.shape[1] if with_vectors else 0)
+    if with_vectors:
+        interests = np.concatenate([p.interests for p in with_vectors]).astype(np.float32)
+        weights = np.concatenate([p.weights / len(with_vectors) for p in with_vectors])
+    else:
+        interests = np.zeros((0, width), dtype=np.float32)
+        weights = np.zeros(0, dtype=np.float32)
+    centroids = [p.centroid for p in parts if p.centroid is not None]
+    centroid = _unit_rows(np.sum(centroids, axis=0)).astype(np.float32) if centroids else None
+    profile = UserProfile(
+        interests=interests,
+        interest_weights=weights.astype(np.float32),
+        centroid=centroid,
+        category_affinity=_mean_shares([p.categories for p in parts]),
+        brand_affinity=_mean_shares([p.brands for p in parts]),
+    )
+    return profile, notes
+
+
+def _named_categories(query: str, category_names: Sequence[str]) -> frozenset[str]:
+    """Category paths the query names at any level ("toner" names "printing/toner")."""
+    paths_by_level: dict[str, set[str]] = {}
+    for path in category_names:
+        for level in path.split("/"):
+            paths_by_level.setdefault(level, set()).add(path)
+    named = detect_intent(query, (), paths_by_level).categories
+    return frozenset(path for level in named for path in paths_by_level[level])
+
+
+def to_knobs(request: RerankRequest, candidates: Candidates) -> Knobs:
+    """The core's knobs, with the brands and categories the query names (explicit intent)."""
+    knobs = request.knobs
+    query = request.query or ""
+    optional = {
+        name: getattr(knobs, name)
+        for name in ("duplicate_threshold", "dpp_window")
+        if getattr(knobs, name) is not None
+    }
+    return Knobs(
+        diversity=knobs.diversity,
+        strategy=knobs.strategy,
+        explain=knobs.explain,
+        max_per_brand=knobs.max_per_brand,
+        max_per_category=knobs.max_per_category,
+        query_brands=detect_intent(query, candidates.brand_names, ()).brands,
+        query_categories=_named_categories(query, candidates.category_names),
+        **optional,
+    )

@@ -1,0 +1,129 @@
+"""Item embeddings and labels by id, for candidates (and history items) that arrive without them.
+
+One batched ``mget`` per request for whatever the cache lacks. Cache keys carry the concrete
+index behind the alias; the alias is re-resolved every ``alias_refresh_s`` and, when it points
+somewhere new (a re-index swapped it), the cache is dropped, so vectors never outlive the index
+they came from.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reranker.app.metrics import CACHE_LOOKUPS
+from reranker.app.services.cache import BoundedCache
+from reranker.app.services.opensearch import EngineConnection
+
+__all__ = ["EMBEDDING_FIELD", "ItemRecord", "VectorStore", "parse_item"]
+
+EMBEDDING_FIELD = "embedding"
+LABEL_FIELDS = ("category", "brand")
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    embedding: np.ndarray | None  # (d,) float32, raw
+    category: str | None = None
+    brand: str | None = None
+
+
+def _label(value: Any) -> str | None:
+    if isinstance(value, list):  # a multi-valued field: the first value names the item
+        value = value[0] if value else None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def parse_item(source: dict[str, Any]) -> ItemRecord:
+    """An item's record from its ``_source``; an unusable vector becomes None, never an error."""
+    embedding = None
+    raw = source.get(EMBEDDING_FIELD)
+    if isinstance(raw, list) and raw:
+        try:
+            vec = np.asarray(raw, dtype=np.float32)
+        except (TypeError, ValueError):
+            vec = None
+        if vec is not None and vec.ndim == 1 and np.isfinite(vec).all():
+            embedding = vec
+    return ItemRecord(embedding, _label(source.get("category")), _label(source.get("brand")))
+
+
+CacheKey = tuple[str, str]
+
+
+class VectorStore:
+    def __init__(
+        self,
+        connection: EngineConnection,
+        cache: BoundedCache[CacheKey, ItemRecord | None],
+        alias_refresh_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._connection = connection
+        self._cache = cache
+        self._refresh_s = alias_refresh_s
+        self._clock = clock
+        self._resolved: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, name: str) -> tuple[str, ...]:
+        """Concrete indices behind ``name`` (itself when it is an index); () when absent."""
+        now = self._clock()
+        with self._lock:
+            known = self._resolved.get(name)
+        if known is not None and now - known[0] < self._refresh_s:
+            return known[1]
+        from opensearchpy import NotFoundError
+
+        try:
+            answer = self._connection.call(lambda client: client.indices.get_alias(index=name))
+            concrete = tuple(sorted(answer))
+        except NotFoundError:
+            concrete = ()
+        with self._lock:
+            if known is not None and known[1] != concrete:
+                self._cache.clear()  # the alias moved: cached vectors belong to the old index
+            self._resolved[name] = (now, concrete)
+        return concrete
+
+    def fetch(self, index: str, ids: Iterable[str]) -> dict[str, ItemRecord]:
+        """Records for the ids that exist in ``index``; raises ``LookupUnavailable`` on outage."""
+        concrete = self.resolve(index)
+        if not concrete:
+            return {}
+        scope = ",".join(concrete)
+        found: dict[str, ItemRecord] = {}
+        wanted: list[str] = []
+        for item_id in dict.fromkeys(ids):
+            hit, record = self._cache.get((scope, item_id))
+            CACHE_LOOKUPS.labels("vectors", "hit" if hit else "miss").inc()
+            if not hit:
+                wanted.append(item_id)
+            elif record is not None:
+                found[item_id] = record
+        if wanted:
+            fetched = self._mget(concrete, wanted)
+            for item_id in wanted:
+                record = fetched.get(item_id)
+                self._cache.put((scope, item_id), record)
+                if record is not None:
+                    found[item_id] = record
+        return found
+
+    def _mget(self, concrete: tuple[str, ...], ids: list[str]) -> dict[str, ItemRecord]:
+        docs = [{"_index": index, "_id": item_id} for item_id in ids for index in concrete]
+        answer = self._connection.call(
+            lambda client: client.mget(
+                body={"docs": docs}, _source_includes=[EMBEDDING_FIELD, *LABEL_FIELDS]
+            )
+        )
+        records: dict[str, ItemRecord] = {}
+        for doc in answer.get("docs", []):
+            if doc.get("found") and doc["_id"] not in records:
+                records[doc["_id"]] = parse_item(doc.get("_source") or {})
+        return records

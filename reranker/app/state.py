@@ -1,0 +1,60 @@
+"""What one worker process holds for its lifetime: settings, the served model, the look-ups."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from reranker.app.services.cache import BoundedCache
+from reranker.app.services.model import ServedModel, load_served_model
+from reranker.app.services.opensearch import EngineConnection
+from reranker.app.services.profiles import ProfileStore
+from reranker.app.services.reranking import Reranker
+from reranker.app.services.vectors import VectorStore
+from reranker.settings import Settings
+
+__all__ = ["PING_CACHE_S", "SidecarState", "build_state"]
+
+PING_CACHE_S = 5.0
+
+
+@dataclass
+class SidecarState:
+    settings: Settings
+    model: ServedModel
+    connection: EngineConnection | None  # None: look-ups switched off
+    reranker: Reranker
+    _ping: tuple[float, bool] | None = field(default=None, repr=False)
+
+    def readiness(self) -> dict[str, str]:
+        """Each check: "ok", "disabled" or what is wrong. Pings are cached a few seconds."""
+        checks = {"weights": "ok" if self.model.error is None else self.model.error}
+        if self.connection is None:
+            checks["opensearch"] = "disabled"
+            return checks
+        now = time.monotonic()
+        if self._ping is None or now - self._ping[0] > PING_CACHE_S:
+            self._ping = (now, self.connection.ping())
+        checks["opensearch"] = "ok" if self._ping[1] else "unreachable"
+        return checks
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+def build_state(settings: Settings) -> SidecarState:
+    """Wire the services; nothing here touches the network (the client is created lazily)."""
+    model = load_served_model(settings.weights_path)
+    if not settings.sidecar_lookups:
+        return SidecarState(settings, model, None, Reranker(model, None, None))
+    connection = EngineConnection(settings)
+    profiles = ProfileStore(
+        connection,
+        settings.profiles_alias,
+        BoundedCache(settings.profile_cache_size, settings.profile_cache_ttl_s),
+    )
+    vectors = VectorStore(
+        connection, BoundedCache(settings.vector_cache_size), settings.alias_refresh_s
+    )
+    return SidecarState(settings, model, connection, Reranker(model, profiles, vectors))

@@ -1,0 +1,53 @@
+"""Per-request relevance normalisation: engine scores of any scale to [0, 1].
+
+BM25 scores (5..40) and cosine scores (0.80..0.86) must mean the same knob, so relevance is an
+affine min-max map of the request's own scores: invariant to scale and shift. Rules:
+
+- all finite scores equal (or a single one): relevance 1 for all of them (ties stay ties, and
+  the greedy selections break ties by engine position);
+- a missing score (NaN or ±inf) gets 0, the level of the worst real score, so it can never
+  jump to the top;
+- when no score is finite (an engine sort by a field), or when the finite scores disagree with
+  the engine order (a field sort with ``track_scores``), the engine order itself is the
+  relevance: ``1 - rank / (n - 1)``. Either way, relevance-only selection returns the engine
+  order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reranker.core.types import FloatArray
+
+__all__ = ["normalize_scores", "rank_relevance"]
+
+
+def rank_relevance(n: int) -> FloatArray:
+    """Relevance from engine position alone: 1 for the first hit down to 0 for the last."""
+    if n <= 1:
+        return np.ones(n, dtype=np.float32)
+    return np.linspace(1.0, 0.0, n, dtype=np.float32)
+
+
+def normalize_scores(scores: FloatArray) -> FloatArray:
+    """Map one request's engine scores to [0, 1] (see the module docstring for the rules)."""
+    s = np.asarray(scores, dtype=np.float32)
+    n = s.shape[0]
+    if n == 0:
+        return s.copy()
+    finite = np.isfinite(s)
+    if finite.all():
+        kept = s
+    elif finite.any():
+        kept = s[finite]
+    else:
+        return rank_relevance(n)
+    if kept.shape[0] > 1 and bool((kept[1:] > kept[:-1]).any()):
+        return rank_relevance(n)
+    hi = float(kept[0])
+    lo = float(kept[-1])
+    # a division (not a multiply by the inverse) maps hi to exactly 1 and lo to exactly 0
+    rel = (s - np.float32(lo)) / np.float32(hi - lo) if hi > lo else np.ones(n, np.float32)
+    if kept is not s:
+        rel[~finite] = 0.0
+    return rel.astype(np.float32, copy=False)

@@ -1,0 +1,122 @@
+"""Fusion weights: one linear weight per feature, moved by the diversity knob.
+
+The weight of feature f at knob d is ``values[f] + d·diversity_slope[f]``: ``values`` are the
+weights at d = 0 (relevance and personalisation only), ``values + diversity_slope`` those at
+d = 1. Both vectors are learned by the trainer (``reranker/model_io.py`` stores them as
+safetensors with the feature names in JSON) and matched to ``FEATURE_NAMES`` by name, so
+weights trained where some feature did not exist still load: unknown names are ignored and
+missing ones weigh 0, each with a note in ``notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reranker.core.features import FEATURE_NAMES, STATIC_FEATURES
+from reranker.core.types import FloatArray
+
+__all__ = ["DEFAULT_WEIGHTS", "FusionWeights"]
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Named fusion weights; ``effective(d)`` gives them in ``FEATURE_NAMES`` order."""
+
+    names: tuple[str, ...]
+    values: FloatArray  # (len(names),) weights at diversity 0
+    diversity_slope: FloatArray  # (len(names),) added per unit of diversity
+    version: str = "unversioned"
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    _canonical: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(self.names)
+        values = np.asarray(self.values, dtype=np.float32).reshape(-1)
+        slope = np.asarray(self.diversity_slope, dtype=np.float32).reshape(-1)
+        if len(set(names)) != len(names):
+            raise ValueError(f"fusion weight names are not unique: {names}")
+        for label, arr in (("values", values), ("diversity_slope", slope)):
+            if arr.shape != (len(names),):
+                raise ValueError(
+                    f"fusion weights {label} has {arr.shape[0]} entries for {len(names)} names"
+                )
+            if not np.isfinite(arr).all():
+                raise ValueError(f"fusion weights {label} contain NaN or infinity")
+        index = {name: i for i, name in enumerate(names)}
+        canonical = np.zeros((2, len(FEATURE_NAMES)), dtype=np.float32)
+        for f, name in enumerate(FEATURE_NAMES):
+            if name in index:
+                canonical[0, f] = values[index[name]]
+                canonical[1, f] = slope[index[name]]
+        notes = list(self.notes)
+        unknown = [name for name in names if name not in FEATURE_NAMES]
+        missing = [name for name in FEATURE_NAMES if name not in index]
+        if unknown:
+            notes.append(f"ignored weights for unknown features: {', '.join(unknown)}")
+        if missing:
+            notes.append(f"no weights for features {', '.join(missing)}: they weigh 0")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "diversity_slope", slope)
+        object.__setattr__(self, "notes", tuple(dict.fromkeys(notes)))
+        object.__setattr__(self, "_canonical", canonical)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        values: Mapping[str, float],
+        diversity_slope: Mapping[str, float] | None = None,
+        version: str = "unversioned",
+    ) -> FusionWeights:
+        """Build from ``{feature: weight}`` dicts (slope defaults to 0 for every name)."""
+        slope_map = diversity_slope or {}
+        names = tuple(dict.fromkeys([*values, *slope_map]))
+        return cls(
+            names,
+            np.array([values.get(n, 0.0) for n in names], dtype=np.float32),
+            np.array([slope_map.get(n, 0.0) for n in names], dtype=np.float32),
+            version,
+        )
+
+    def effective(self, diversity: float) -> FloatArray:
+        """Weights at knob ``diversity``, in ``FEATURE_NAMES`` order (a fresh array)."""
+        out = self._canonical[1] * np.float32(diversity)
+        out += self._canonical[0]
+        return out
+
+    def static_only(self, diversity: float) -> FloatArray:
+        """``effective`` with the per-step features zeroed (relevance + personalisation)."""
+        out = self.effective(diversity)
+        out[len(STATIC_FEATURES) :] = 0.0
+        return out
+
+
+# Hand-set until the trainer learns them (see the module docstring for the mapping). At d = 0
+# only relevance and personalisation count, so without a user the engine order comes back;
+# at d = 1 relevance still holds the largest single weight.
+DEFAULT_WEIGHTS = FusionWeights.from_mapping(
+    {
+        "relevance": 1.0,
+        "interest_sim": 0.35,
+        "category_affinity": 0.15,
+        "brand_affinity": 0.1,
+        "centroid_sim": 0.0,
+    },
+    {
+        "relevance": -0.4,
+        "interest_sim": -0.15,
+        "category_affinity": -0.05,
+        "brand_affinity": -0.05,
+        "centroid_excess": -0.3,
+        "redundancy": -0.45,
+        "dpp_gain": 0.03,
+        "near_duplicate": -1.0,
+        "brand_pressure": -0.3,
+        "category_pressure": -0.2,
+        "calibration": 0.1,
+    },
+    version="default-1",
+)

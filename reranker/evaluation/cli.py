@@ -1,0 +1,275 @@
+"""``divrank eval``, ``divrank train`` and ``divrank tune`` (the lead wires ``register``).
+
+Output and error messages only; the work lives in ``runner`` and ``reranker.training``. Bad
+input (unknown dataset or retrieval, no engine, missing files) ends in one clear sentence and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reranker.settings import REPO_ROOT, get_settings
+
+__all__ = ["register"]
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_REPORTS = REPO_ROOT / "reports"
+
+Dataset = Annotated[str, typer.Option(help="homedepot or movielens")]
+Retrieval = Annotated[
+    str | None,
+    typer.Option(help="candidates: bm25|knn|hybrid (homedepot), profile|genre (movielens)"),
+]
+DataDir = Annotated[Path, typer.Option(help="the shared data folder")]
+Seed = Annotated[int, typer.Option(help="seed for splits, sampling and training")]
+NoEngine = Annotated[
+    bool, typer.Option("--no-engine", help="use cached episodes only (no OpenSearch MMR)")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    from opensearchpy.exceptions import TransportError
+
+    return (ValueError, FileNotFoundError, RuntimeError, TransportError)
+
+
+_FAILURES = _failures()
+
+
+def _describe(exc: BaseException) -> str:
+    from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+
+    if isinstance(exc, EngineConnectionError):
+        return f"lost the engine at {get_settings().opensearch_url}: {exc.error}"
+    return str(exc)
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _context(dataset: str, retrieval: str | None, data_dir: Path, no_engine: bool,
+             rebuild: bool, seed: int, quiet: bool) -> dict[str, Any]:  # fmt: skip
+    """Load the dataset and its episodes (building them against the engine when needed)."""
+    from reranker.evaluation.datasets import get_loader
+    from reranker.evaluation.runner import load_or_build
+
+    settings = get_settings()
+    loader = get_loader(dataset)
+    data = loader.load(data_dir, settings.cache_dir)
+    chosen = retrieval or data.retrievals[0]
+    if chosen not in data.retrievals:
+        _fail(f"{dataset} has no retrieval {chosen!r}; use one of {', '.join(data.retrievals)}")
+    client = None
+    if not no_engine:
+        from indexer.connection import connect
+
+        client = connect(settings)
+    alias = f"{dataset}-eval"
+    table, episodes = load_or_build(
+        data, chosen, settings, settings.cache_dir, client, alias,
+        rebuild=rebuild, seed=seed, progress=not quiet, say=_say,
+    )  # fmt: skip
+    return {"data": data, "retrieval": chosen, "table": table, "episodes": episodes,
+            "client": client, "alias": alias, "settings": settings}  # fmt: skip
+
+
+def _knobs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        _fail(f"--knobs must be comma-separated numbers in [0, 1], got {text!r}")
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        _fail(f"--knobs must be comma-separated numbers in [0, 1], got {text!r}")
+    return values
+
+
+def _load_weights(path: Path | None) -> Any:
+    if path is None:
+        return None
+    if not path.is_file():
+        _fail(f"--weights {path} does not exist")
+    try:
+        from reranker import model_io
+    except ImportError:
+        raise RuntimeError("cannot load --weights: reranker/model_io.py is not there yet") from None
+    return model_io.load_weights(path)
+
+
+def eval_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    weights: Annotated[Path | None, typer.Option(help="learned fusion weights")] = None,
+    knobs: Annotated[str, typer.Option(help="diversity values")] = (
+        "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
+    ),
+    valid_limit: Annotated[int, typer.Option(help="validation episodes (0 = all)")] = 300,
+    test_limit: Annotated[int, typer.Option(help="test episodes (0 = all)")] = 1000,
+    reports: Annotated[Path, typer.Option(help="report folder")] = DEFAULT_REPORTS,
+    no_pyversity: Annotated[bool, typer.Option("--no-pyversity")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="re-index and re-search")] = False,
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Compare every strategy on the same candidates over the diversity knob; write reports."""
+    from reranker.evaluation.runner import default_strategies, run_eval
+
+    try:
+        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet)
+        learned = _load_weights(weights)
+        client = ctx["client"]
+        strategies = default_strategies(learned, client, ctx["alias"] if client else None,
+                                        pyversity=not no_pyversity)  # fmt: skip
+        name = dataset if ctx["retrieval"] == ctx["data"].retrievals[0] else (
+            f"{dataset}-{ctx['retrieval']}"
+        )
+        notes = [
+            f"brand = {ctx['data'].brand_label}, category = {ctx['data'].category_label}",
+            "shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"
+            if ctx["data"].shallow_judgments
+            else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
+            f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
+            "opensearch-mmr latency is a full search round trip" if client else
+            "opensearch-mmr: not run (--no-engine)",
+        ]  # fmt: skip
+        outcome = run_eval(
+            dataset=dataset, retrieval=ctx["retrieval"], table=ctx["table"],
+            episodes=ctx["episodes"], strategies=strategies, report_dir=reports,
+            report_name=name, knobs=_knobs(knobs), valid_limit=valid_limit or None,
+            test_limit=test_limit or None, seed=seed, progress=not quiet, notes=notes, say=_say,
+        )  # fmt: skip
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"wrote {outcome.markdown} and {outcome.plot}")
+
+
+def train_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option(help="safetensors path")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 15,
+    lr: Annotated[float, typer.Option(min=0.0)] = 0.03,
+    lam: Annotated[float, typer.Option(help="λ, weight of L_hom")] = 1.0,
+    mu: Annotated[float, typer.Option(help="μ, weight of the diversity term")] = 0.5,
+    params: Annotated[Path | None, typer.Option(help="JSON of loss params (from tune)")] = None,
+    train_limit: Annotated[int, typer.Option(help="training lists (0 = all)")] = 2000,
+    valid_limit: Annotated[int, typer.Option(help="validation lists (0 = all)")] = 300,
+    log_dir: Annotated[Path | None, typer.Option(help="TensorBoard/CSV log folder")] = None,
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) and save safetensors + JSON."""
+    try:
+        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+        from reranker.evaluation.profiles import profile_from_history
+        from reranker.evaluation.runner import sample
+        from reranker.evaluation.sweep import build_contexts
+        from reranker.training import LossConfig, TrainConfig, train
+
+        loss = LossConfig(lam=lam, mu=mu)
+        if params is not None:
+            loss = LossConfig(**{**loss.__dict__, **_loss_params(params)})
+        eps = ctx["episodes"]
+        train_eps = sample(eps, "train", train_limit or None, seed)
+        valid_eps = sample(eps, "valid", valid_limit or None, seed)
+        train_ctx, _ = build_contexts(train_eps, ctx["table"], profile_from_history)
+        valid_ctx, _ = build_contexts(valid_eps, ctx["table"], profile_from_history)
+        runs = log_dir or DEFAULT_REPORTS / "runs" / f"train-{dataset}-{ctx['retrieval']}"
+        cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, loss=loss, log_dir=runs)
+        version = f"{dataset}-{ctx['retrieval']}-seed{seed}"
+        _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
+        result = train(train_ctx, valid_ctx, eps.shallow, cfg, version=version, progress=_say)
+        target = out or ctx["settings"].cache_dir / "models" / f"fusion-{dataset}.safetensors"
+        _save(target, result.weights, {
+            "dataset": dataset, "retrieval": ctx["retrieval"], "seed": seed,
+            "best_epoch": result.best_epoch, "loss": loss.__dict__, "lr": lr,
+            "train_lists": len(train_ctx), "valid_lists": len(valid_ctx),
+        })  # fmt: skip
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"wrote {target} (best epoch {result.best_epoch}; {result.log_kind} logs in {runs})")
+
+
+def tune_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    trials: Annotated[int, typer.Option(min=1)] = 20,
+    epochs: Annotated[int, typer.Option(min=1)] = 4,
+    ild_floor: Annotated[float, typer.Option(help="ILD@10 gain floor")] = 0.30,
+    cov_floor: Annotated[float, typer.Option(help="coverage@10 gain floor")] = 0.40,
+    train_limit: Annotated[int, typer.Option()] = 600,
+    valid_limit: Annotated[int, typer.Option()] = 200,
+    out: Annotated[Path | None, typer.Option(help="best weights (safetensors)")] = None,
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """optuna over λ, μ, term weights and the knob coupling; relevance under a diversity floor."""
+    try:
+        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+        from reranker.evaluation.profiles import profile_from_history
+        from reranker.evaluation.runner import sample
+        from reranker.evaluation.sweep import build_contexts
+        from reranker.training import tune
+
+        eps = ctx["episodes"]
+        train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
+                                      profile_from_history)  # fmt: skip
+        valid_ctx, valid_metrics = build_contexts(sample(eps, "valid", valid_limit, seed),
+                                                  ctx["table"], profile_from_history)  # fmt: skip
+        result = tune(train_ctx, valid_ctx, valid_metrics, ctx["table"], eps.shallow,
+                      trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,
+                      cov_floor=cov_floor, say=_say)  # fmt: skip
+        target = out or ctx["settings"].cache_dir / "models" / f"tuned-{dataset}.safetensors"
+        _save(target, result.weights, {"dataset": dataset, "retrieval": ctx["retrieval"],
+                                       "seed": seed, "tune": result.best_params,
+                                       "objective": result.best_value})  # fmt: skip
+        params_path = target.with_suffix(".params.json")
+        params_path.write_text(json.dumps(result.best_params, indent=1), encoding="utf-8")
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"best valid objective {result.best_value:.4f} after {result.trials} trials; "
+          f"wrote {target} and {params_path}")  # fmt: skip
+
+
+def _loss_params(path: Path) -> dict[str, float]:
+    from reranker.training import LossConfig
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    known = set(LossConfig.__dataclass_fields__)
+    return {k: float(v) for k, v in raw.items() if k in known}
+
+
+def _save(path: Path, weights: Any, metadata: dict[str, Any]) -> None:
+    try:
+        from reranker import model_io
+    except ImportError:
+        raise RuntimeError(
+            "cannot save the weights: reranker/model_io.py (safetensors + JSON) is not there yet"
+        ) from None
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model_io.save_weights(path, weights, metadata=metadata)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval``, ``train`` and ``tune`` to the root ``divrank`` app."""
+    app.command("eval")(eval_command)
+    app.command("train")(train_command)
+    app.command("tune")(tune_command)

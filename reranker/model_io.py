@@ -1,0 +1,108 @@
+"""Fusion weights on disk: safetensors tensors plus JSON metadata, never pickle.
+
+``save_weights(weights, path)`` writes ``path`` (``*.safetensors``: tensors ``values`` and
+``diversity_slope``, float32, one entry per feature) and ``path`` with suffix ``.json``
+(``format``, ``format_version``, ``version``, ``feature_names`` in tensor order). The same
+metadata also sits in the safetensors header, so the tensor file alone is enough to load.
+``load_weights(path)`` matches weights to the ranking core's features by name: unknown names
+are ignored and missing ones weigh 0, each with a note in ``FusionWeights.notes`` (also
+logged). numpy only (``safetensors.numpy``), so serving never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from reranker.core.weights import FusionWeights
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load_weights", "metadata_path", "save_weights"]
+
+FORMAT = "divrank-fusion-weights"
+FORMAT_VERSION = 1
+_TENSORS = ("values", "diversity_slope")
+log = logging.getLogger(__name__)
+
+
+def metadata_path(path: Path) -> Path:
+    """Where the JSON metadata of a weights file lives."""
+    return path.with_suffix(".json")
+
+
+def save_weights(weights: FusionWeights, path: Path | str) -> Path:
+    """Write the tensors and their JSON metadata; returns the tensor file's path."""
+    target = Path(path)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": weights.version,
+        "feature_names": list(weights.names),
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        "values": np.ascontiguousarray(weights.values, dtype=np.float32),
+        "diversity_slope": np.ascontiguousarray(weights.diversity_slope, dtype=np.float32),
+    }
+    save_file(tensors, str(target), metadata={"divrank": json.dumps(meta)})
+    metadata_path(target).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    side = metadata_path(path)
+    if side.exists():
+        try:
+            meta = json.loads(side.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{side}: not valid JSON ({exc})") from exc
+    else:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as handle:
+            header = (handle.metadata() or {}).get("divrank")
+        if header is None:
+            raise ValueError(f"{path}: no {side.name} beside it and no divrank header metadata")
+        meta = json.loads(header)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{side}: 'format' must be {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{side}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}"
+        )
+    names = meta.get("feature_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{side}: 'feature_names' must be a list of strings")
+    return meta
+
+
+def load_weights(path: Path | str) -> FusionWeights:
+    """Load weights saved by ``save_weights`` (or by the trainer), matched by feature name."""
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"fusion weights file not found: {source}")
+    meta = _read_metadata(source)
+    try:
+        tensors = load_file(str(source))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{source}: not a readable safetensors file ({exc})") from exc
+    names = tuple(meta["feature_names"])
+    arrays = []
+    for key in _TENSORS:
+        if key not in tensors:
+            raise ValueError(f"{source}: tensor {key!r} is missing")
+        arr = np.asarray(tensors[key], dtype=np.float32).reshape(-1)
+        if arr.shape != (len(names),):
+            raise ValueError(
+                f"{source}: tensor {key!r} has {arr.shape[0]} entries for {len(names)} names"
+            )
+        arrays.append(arr)
+    weights = FusionWeights(names, arrays[0], arrays[1], str(meta.get("version", "unversioned")))
+    for note in weights.notes:
+        log.warning("fusion weights %s: %s", source, note)
+    return weights

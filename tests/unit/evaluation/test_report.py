@@ -1,0 +1,68 @@
+"""Target check and frontier comparison on made-up sweep points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reranker.evaluation.report import check_targets, frontier_gaps, write_markdown, write_plot
+from reranker.evaluation.results import SweepPoint
+
+
+def _p(name: str, d: float, ndcg: float, ild: float, brand: float = 3.0, cat: float = 2.0):
+    metrics = {"ndcg@10": ndcg, "ild@10": ild, "brand_cov@10": brand, "cat_cov@10": cat}
+    return SweepPoint(name, d, metrics, 100.0, 200.0, 10)
+
+
+def test_targets_pick_the_knob_on_validation_and_read_test() -> None:
+    valid = [
+        _p("engine", 0.0, 0.50, 0.40),
+        _p("mmr", 0.0, 0.50, 0.40),
+        _p("mmr", 0.5, 0.49, 0.55, brand=4.5, cat=3.0),  # 98% NDCG, +37.5% ILD, +50%, +50%
+        _p("mmr", 1.0, 0.40, 0.70, brand=6.0, cat=4.0),  # too costly
+    ]
+    test = [
+        _p("engine", 0.0, 0.60, 0.40),
+        _p("mmr", 0.0, 0.60, 0.40),
+        _p("mmr", 0.5, 0.59, 0.54, brand=4.3, cat=2.9),
+        _p("mmr", 1.0, 0.45, 0.70, brand=6.0, cat=4.0),
+    ]
+    (check,) = check_targets(valid, test)
+    assert check.diversity == 0.5
+    assert check.ndcg_share == pytest.approx(0.59 / 0.60)
+    assert check.ild_gain == pytest.approx(0.35)
+    assert check.brand_gain == pytest.approx(4.3 / 3.0 - 1)
+    assert check.met
+
+
+def test_no_feasible_point_is_reported_not_met() -> None:
+    valid = [_p("engine", 0.0, 0.5, 0.4), _p("dpp", 1.0, 0.3, 0.9)]
+    (check,) = check_targets(valid, valid)
+    assert check.diversity is None
+    assert not check.met
+
+
+def test_frontier_gap_interpolates_our_curve() -> None:
+    points = [
+        _p("fusion", 0.0, 0.60, 0.40),
+        _p("fusion", 1.0, 0.40, 0.80),
+        _p("mmr", 0.5, 0.50, 0.55),  # ours at 0.50 NDCG: 0.60 ILD -> not below
+        _p("mmr", 0.9, 0.45, 0.75),  # ours: 0.70 -> below by 0.05
+        _p("mmr", 0.0, 0.65, 0.40),  # more relevant than any of ours
+    ]
+    (gap,) = frontier_gaps(points, "fusion", ["mmr"])
+    assert (gap.points, gap.below, gap.unreachable) == (2, 1, 1)
+    assert gap.worst == pytest.approx(0.05)
+
+
+def test_report_files_are_written(tmp_path: Path) -> None:
+    points = [_p("engine", 0.0, 0.6, 0.4), _p("mmr", 0.0, 0.6, 0.4), _p("mmr", 0.2, 0.58, 0.5)]
+    md, png = tmp_path / "r.md", tmp_path / "r.png"
+    write_markdown(md, title="toy", notes=["n"], test=points,
+                   targets=check_targets(points, points), gaps={})  # fmt: skip
+    text = md.read_text()
+    assert "| mmr | 0.2 | 0.580 |" in text
+    assert "Reference = best relevance-only order: `engine`" in text
+    write_plot(png, "toy", points)
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,104 @@
+"""Catalog readers and field mapping (flags and YAML/TOML)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from indexer.catalog import CatalogError, FieldMap, load_field_map, read_catalog
+
+ROWS = [
+    {
+        "sku": "a1",
+        "name": "Red kettle",
+        "text": "1.7 l",
+        "cat": "Home > Kitchen > Kettle",
+        "maker": "Acme",
+        "eur": "19.90",
+        "color": "red",
+        "size": "",
+    },
+    {
+        "sku": "a2",
+        "name": "Blue mug",
+        "text": "",
+        "cat": "Home/Kitchen/Mug",
+        "maker": "Acme",
+        "eur": "4",
+        "color": "blue",
+        "size": "L",
+    },
+]
+FMAP = FieldMap(
+    id="sku",
+    title="name",
+    description="text",
+    category="cat",
+    brand="maker",
+    price="eur",
+    attrs=("color", "size"),
+)
+
+
+def _write(tmp_path: Path, fmt: str) -> Path:
+    path = tmp_path / f"catalog.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    elif fmt == "csv":
+        header = list(ROWS[0])
+        lines = [",".join(header)] + [",".join(f'"{r[h]}"' for h in header) for r in ROWS]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        pq.write_table(pa.Table.from_pylist(ROWS), path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_formats_map_the_same(tmp_path: Path, fmt: str) -> None:
+    items = list(read_catalog(_write(tmp_path, fmt), FMAP))
+    assert [i.id for i in items] == ["a1", "a2"]
+    assert items[0].title == "Red kettle"
+    assert items[0].category == "Home > Kitchen > Kettle"
+    assert items[0].attrs == {"color": "red"}  # empty values dropped
+    assert items[1].attrs == {"color": "blue", "size": "L"}
+    assert str(items[1].price) == "4"
+
+
+def test_star_attrs_keep_unmapped_columns(tmp_path: Path) -> None:
+    fmap = FMAP.with_overrides(attrs=("*",))
+    item = next(read_catalog(_write(tmp_path, "jsonl"), fmap))
+    assert item.attrs == {"color": "red"}
+
+
+def test_yaml_and_toml_field_maps(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text("id: sku\ntitle: name\nattrs: [color]\n")
+    (tmp_path / "f.toml").write_text('[fields]\nid = "sku"\ntitle = "name"\nattrs = ["color"]\n')
+    for name in ("f.yaml", "f.toml"):
+        fmap = load_field_map(tmp_path / name)
+        assert (fmap.id, fmap.title, fmap.attrs) == ("sku", "name", ("color",))
+        assert fmap.brand == "brand"  # defaults stay
+
+
+def test_field_map_errors_name_the_problem(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("id: sku\ntitel: name\n")
+    with pytest.raises(CatalogError, match=r"unknown key.*titel"):
+        load_field_map(tmp_path / "bad.yaml")
+    (tmp_path / "x.ini").write_text("id = sku\n")
+    with pytest.raises(CatalogError, match=r"use \.yaml"):
+        load_field_map(tmp_path / "x.ini")
+
+
+def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": 1, "title": "x"}\n{"id": 2,\n')
+    with pytest.raises(CatalogError, match=r"c\.jsonl:2: not valid JSON"):
+        list(read_catalog(path, FieldMap()))
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="--format"):
+        list(read_catalog(tmp_path / "c.xml", FieldMap()))

@@ -1,0 +1,66 @@
+"""Profile math: several interests, weights by type and recency, histograms, recent items."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexer.events import Event
+from indexer.profiles import ItemInfo, ProfileConfig, build_profile, event_weight
+
+DAY = 86400.0
+KEYS = {
+    "user_id",
+    "interests",
+    "interest_weights",
+    "centroid",
+    "category_hist",
+    "brand_hist",
+    "recent_item_ids",
+    "updated_at",
+}
+
+
+def _items() -> dict[str, ItemInfo]:
+    rng = np.random.default_rng(0)
+    a, b = np.eye(16)[0], np.eye(16)[1]
+    items = {}
+    for i in range(6):
+        items[f"a{i}"] = ItemInfo(
+            a + 0.05 * rng.standard_normal(16), "Printing/Supplies/Toner", "HP"
+        )
+        items[f"b{i}"] = ItemInfo(
+            b + 0.05 * rng.standard_normal(16), "Audio/Audio/Headphones", "Sony"
+        )
+    return items
+
+
+def test_two_tastes_give_two_interests() -> None:
+    now = 100 * DAY
+    history = [Event("u", f"a{i}", "purchase", now - i * DAY) for i in range(6)]
+    history += [Event("u", f"b{i}", "view", now - 50 * DAY) for i in range(6)]
+    p = build_profile("u", history, _items(), now, ProfileConfig(max_interests=2))
+    assert p is not None and set(p) == KEYS
+    assert len(p["interests"]) == 2 and len(p["interests"][0]) == 16
+    first, second = np.array(p["interests"][0]), np.array(p["interests"][1])
+    assert first[0] > 0.9 and second[1] > 0.9  # purchases (recent) outweigh old views
+    assert p["interest_weights"][0] > 0.9 and abs(sum(p["interest_weights"]) - 1) < 1e-5
+    assert abs(np.linalg.norm(p["centroid"]) - 1) < 1e-5
+    assert list(p["category_hist"]) == ["Printing/Supplies/Toner", "Audio/Audio/Headphones"]
+    assert abs(sum(p["brand_hist"].values()) - 1) < 1e-5
+    assert p["recent_item_ids"][0] == "a0"
+
+
+def test_weights_order_and_decay() -> None:
+    e = [Event("u", "x", t, 0.0) for t in ("view", "click", "cart", "purchase")]
+    w = [event_weight(x, 0.0, 30) for x in e]
+    assert w == sorted(w) and len(set(w)) == 4
+    assert abs(event_weight(Event("u", "x", "click", 0.0), 30 * DAY, 30) - w[1] / 2) < 1e-9
+
+
+def test_small_history_has_one_interest_and_unknown_items_are_left_out() -> None:
+    now = 10 * DAY
+    history = [Event("u", "a0", "click", now), Event("u", "zzz", "purchase", now)]
+    p = build_profile("u", history, _items(), now, ProfileConfig(max_interests=4))
+    assert p is not None and len(p["interests"]) == 1
+    assert "zzz" in p["recent_item_ids"]
+    assert build_profile("u", [Event("u", "zzz", "click", now)], _items(), now) is None
