@@ -12,13 +12,16 @@ export TRANSFORMERS_OFFLINE := 1
 WHEELS := $(if $(wildcard /opt/wheels/*.whl),--find-links /opt/wheels,)
 TORCH := torch==2.15.0
 
-.PHONY: install engine plugin lint test test-unit test-integration plugin-test demo down clean
+.PHONY: docs install engine plugin lint test test-unit test-integration plugin-test demo down clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q $(WHEELS) $(TORCH)
 	$(VENV)/bin/pip install -q $(WHEELS) -e '.[dev]'
+	@# The demo page test drives Debian's Chromium with Playwright (never a browser download).
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
+	  || echo "warning: install Debian's chromium for tests/integration/test_demo_page.py"
 	touch $@
 
 install: $(VENV)/.installed
@@ -60,6 +63,9 @@ demo: install
 	  --name $${DIVRANK_DEMO_PIPELINE:-divrank} --sidecar-url "$$($(DIVRANK) demo sidecar url)"
 	$(DIVRANK) demo run
 	@echo "stop everything with \`make down\`"
+
+docs: install
+	$(PY) -m typer indexer.cli utils docs --name divrank --output docs/cli.md
 
 down:
 	-$(DIVRANK) demo sidecar stop

@@ -123,7 +123,7 @@ def index(
     from indexer.embeddings import EmbeddingError
     from indexer.index_run import IndexOptions, IndexRunError, RejectsExceeded, run_index
     from indexer.mapping import STORAGES
-    from indexer.presets import DEFAULT_DATA_DIR, PRESETS
+    from indexer.presets import PRESETS
 
     if not alias:
         raise _fail("--alias is required (e.g. --alias products)")
@@ -136,7 +136,7 @@ def index(
         if preset is not None:
             if preset not in PRESETS:
                 raise _fail(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
-            rows = PRESETS[preset](data_dir or DEFAULT_DATA_DIR)
+            rows = PRESETS[preset](data_dir or settings.shared_data)
             source = f"preset:{preset}"
         else:
             assert input is not None

@@ -23,10 +23,11 @@ from typing import Any
 
 from indexer.catalog import CatalogError, RawItem
 from indexer.categorize import HOMEDEPOT_RULES, ICECAT_RULES, categorize
+from reranker.settings import get_settings
 
 __all__ = ["DEFAULT_DATA_DIR", "PRESETS", "BrandTagger", "homedepot_items", "icecat_items"]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_DATA_DIR = get_settings().shared_data  # DIVRANK_SHARED_DATA, default ../shared/data
 _ATTR = re.compile(r"^attr_[a-z]_(.+)$")
 
 

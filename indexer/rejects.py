@@ -57,9 +57,10 @@ class RejectLog:
     _fh: IO[str] | None = None
 
     def __post_init__(self) -> None:
-        # A rejects file left by an earlier run would describe rows this run accepted.
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        # A rejects file left by an earlier run would describe rows this run accepted. Only a
+        # regular file is removed: `--rejects /dev/null` must never delete the device node.
+        if self.path is not None and self.path.is_file() and not self.path.is_symlink():
+            self.path.unlink()
 
     def add(self, line: int | None, item_id: Any, reason: Reason, detail: str) -> None:
         self.counts[reason.value] += 1

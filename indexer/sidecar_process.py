@@ -175,7 +175,8 @@ def _wait_ready(
     process: subprocess.Popen[bytes] | None,
 ) -> SidecarStatus:
     deadline = time.monotonic() + timeout_s
-    answering, ready, checks = False, False, {}
+    answering, ready = False, False
+    checks: dict[str, str] = {}
     while time.monotonic() < deadline:
         exited = process.poll() if process is not None else (None if _alive(pid) else -1)
         if exited is not None:

@@ -36,7 +36,7 @@ def _indexed_docs(client: OpenSearch, index: str) -> int:
     return int(stats["_all"]["primaries"]["indexing"]["index_total"])
 
 
-def test_kill_mid_bulk_then_recover(engine: str, alias: str) -> None:
+def test_kill_mid_bulk_then_recover(engine: str, alias: str, tmp_path: Path) -> None:
     client = OpenSearch(engine, timeout=60)
     first = runner.invoke(
         app,
@@ -76,7 +76,7 @@ def test_kill_mid_bulk_then_recover(engine: str, alias: str) -> None:
             "1",
             "--no-progress",
             "--rejects",
-            os.devnull,
+            str(tmp_path / "rejects.jsonl"),
         ],
         cwd=REPO,
         env=env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,17 @@ def test_item_source_has_category_levels() -> None:
 def test_normalize_category() -> None:
     assert normalize_category(" A | B ") == "A/B"
     assert normalize_category("") is None
+
+
+def test_reject_log_never_removes_a_device_or_symlink_target(tmp_path: Path) -> None:
+    from indexer.rejects import RejectLog
+
+    target = tmp_path / "keep.jsonl"
+    target.write_text("precious\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    RejectLog(link)
+    assert target.read_text() == "precious\n"
+    devnull = Path(os.devnull)
+    RejectLog(devnull)
+    assert devnull.exists() and not devnull.is_file()
