@@ -65,7 +65,7 @@ demo: install
 	@echo "stop everything with \`make down\`"
 
 docs: install
-	$(PY) -m typer indexer.cli utils docs --name divrank --output docs/cli.md
+	$(PY) docs/generate_cli.py
 
 down:
 	-$(DIVRANK) demo sidecar stop

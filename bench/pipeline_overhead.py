@@ -4,11 +4,16 @@ For the same query mix, each round runs (in rotating order, so drift hits every 
 
 - ``engine``: a plain search, ``size=10`` (what a frontend does today);
 - ``engine_window``: a plain search, ``size=100`` (the window fetch alone);
-- ``pipeline``: the same ``size=10`` search through the ``divrank`` pipeline (window 100,
-  POST to the real sidecar, reorder, cut the page);
+- ``pipeline``: the same ``size=10`` search through the ``divrank`` pipeline as installed by
+  ``divrank pipeline install`` (window 100; the window's vectors are read as binary by the
+  plugin's fetch phase and sent as ``embedding_b64``; POST to the real sidecar, reorder, cut the
+  page);
+- ``pipeline_json``: the same with ``fetch_vectors: false`` on the window processor: vectors
+  come through ``_source`` and are sent as JSON arrays (the wire format before ``embedding_b64``);
 - ``pipeline_lookup``: the same, with ``send_embeddings: false`` (the window fetch leaves the
   vectors out; the sidecar reads them by id through its cache);
-- ``sidecar``: the sidecar alone, posting the same 100 candidates directly (Python client).
+- ``sidecar``: the sidecar alone, posting the same 100 candidates directly (Python client, JSON
+  vectors), and ``sidecar_b64`` the same candidates with ``embedding_b64``.
 
 Added latency = ``pipeline - engine`` per query (paired), reported as p50/p99. Target on this
 machine: <= 5 ms p50, <= 15 ms p99 added. A throw-away index with 384-dimension vectors (the
@@ -21,6 +26,7 @@ Usage: ``python bench/pipeline_overhead.py [--quick] [--json PATH]``
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import socket
@@ -147,12 +153,19 @@ def main() -> None:
             sidecar_url, side_proc = _start_sidecar(engine_url)
         print(f"loading {n_docs} docs (dim {args.dim}) into {index} ...")
         _load(client, index, n_docs, args.dim, seed=3)
-        pipes = {"pipeline": pipe, "pipeline_lookup": f"{pipe}-lookup"}
+        pipes = {"pipeline": pipe, "pipeline_json": f"{pipe}-json",
+                 "pipeline_lookup": f"{pipe}-lookup"}
         for variant, name in pipes.items():
-            pipeline.install(client, pipeline.PipelineConfig(
+            config = pipeline.PipelineConfig(
                 name=name, sidecar_url=sidecar_url, window_size=args.window,
                 connect_timeout_ms=500, read_timeout_ms=5000,
-                send_embeddings=variant == "pipeline"))
+                send_embeddings=variant != "pipeline_lookup")
+            if variant == "pipeline_json":
+                body = pipeline.pipeline_body(config)
+                body["request_processors"][0]["divrank_window"]["fetch_vectors"] = False
+                client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
+            else:
+                pipeline.install(client, config)
         queries = _queries(n_queries + warmup, seed=3)
         http = httpx.Client(base_url=engine_url, timeout=30)
         side = httpx.Client(base_url=sidecar_url, timeout=30)
@@ -166,21 +179,28 @@ def main() -> None:
             resp.raise_for_status()
             return dt, resp.json()
 
-        def sidecar_call(q: str, window_resp: dict[str, Any]) -> float:
-            cands = [{"id": h["_id"], "score": h["_score"], "embedding": h["_source"]["embedding"],
+        def sidecar_call(q: str, window_resp: dict[str, Any], b64: bool) -> float:
+            def vector(values: list[float]) -> dict[str, Any]:
+                if not b64:
+                    return {"embedding": values}
+                raw = np.asarray(values, dtype="<f4").tobytes()
+                return {"embedding_b64": base64.b64encode(raw).decode("ascii")}
+
+            cands = [{"id": h["_id"], "score": h["_score"], **vector(h["_source"]["embedding"]),
                       "category": h["_source"]["category"], "brand": h["_source"]["brand"],
                       "price": h["_source"]["price"]} for h in window_resp["hits"]["hits"]]
             if not cands:
                 return float("nan")
-            body = {"query": q, "index": index, "candidates": cands, "k": len(cands),
-                    "knobs": {"diversity": 0.5, "strategy": "fusion"}}
+            body = json.dumps({"query": q, "index": index, "candidates": cands, "k": len(cands),
+                               "knobs": {"diversity": 0.5, "strategy": "fusion"}}).encode()
             t0 = time.perf_counter()
-            resp = side.post("/v1/rerank", json=body)
+            resp = side.post("/v1/rerank", content=body,
+                             headers={"content-type": "application/json"})
             dt = (time.perf_counter() - t0) * 1000
             resp.raise_for_status()
             return dt
 
-        variants = ("engine", "engine_window", "pipeline", "pipeline_lookup", "sidecar")
+        variants = ("engine", "engine_window", *pipes, "sidecar", "sidecar_b64")
         timings: dict[str, list[float]] = {k: [] for k in variants}
         added: dict[str, list[float]] = {k: [] for k in pipes}
         plugin_took: dict[str, list[float]] = {k: [] for k in pipes}
@@ -191,9 +211,8 @@ def main() -> None:
         for i, q in enumerate(queries):
             order: list[tuple[str, int, str | None]] = [
                 ("engine", 10, None), ("engine_window", args.window, None),
-                ("pipeline", 10, pipes["pipeline"]),
-                ("pipeline_lookup", 10, pipes["pipeline_lookup"])]
-            order = order[i % 4:] + order[:i % 4]
+                *((name, 10, pipe_name) for name, pipe_name in pipes.items())]
+            order = order[i % len(order):] + order[:i % len(order)]
             got: dict[str, float] = {}
             exts: dict[str, dict[str, Any]] = {}
             window_resp: dict[str, Any] = {}
@@ -204,7 +223,8 @@ def main() -> None:
                     window_resp = resp
                 if pipe_name:
                     exts[name] = resp.get("ext", {}).get("divrank", {})
-            got["sidecar"] = sidecar_call(q, window_resp)
+            got["sidecar"] = sidecar_call(q, window_resp, b64=False)
+            got["sidecar_b64"] = sidecar_call(q, window_resp, b64=True)
             if i < warmup or len(window_resp["hits"]["hits"]) < args.window:
                 continue
             for name, dt in got.items():
@@ -246,7 +266,7 @@ def main() -> None:
             print(f"wrote {args.json}")
     finally:
         try:
-            for name in (pipe, f"{pipe}-lookup"):
+            for name in (pipe, f"{pipe}-json", f"{pipe}-lookup"):
                 pipeline.delete(client, name)
         finally:
             client.indices.delete(index=index, ignore_unavailable=True)

@@ -7,15 +7,41 @@ response is written as headers then body, so the body waits for the client's del
 about 40 ms added to every request (measured: /healthz 1.2 ms with one worker, 45 ms with
 two). Binding the socket here with an explicit ``IPPROTO_TCP`` and handing it to uvicorn's own
 multi-process supervisor keeps uvicorn's worker management and removes the delay.
+
+BLAS runs single-threaded in each worker unless the operator set a thread count: ranking does
+small mat-vecs (100 x 384), where a second BLAS thread adds hand-off cost and, on a box shared
+with the engine, its spinning steals the engine's CPU; parallelism comes from ``--workers``.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
+from typing import Any
 
-__all__ = ["APP_FACTORY", "bind_tcp", "run"]
+__all__ = ["APP_FACTORY", "BLAS_THREAD_VARIABLES", "bind_tcp", "run", "single_threaded_blas"]
 
 APP_FACTORY = "reranker.app.main:create_app"
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_blas() -> Any | None:
+    """One BLAS thread, unless one of ``BLAS_THREAD_VARIABLES`` is set (the operator's choice).
+
+    Sets the variables for worker processes started later (they load numpy afresh) and, when
+    this process has already loaded numpy, limits its BLAS pools in place. Returns the live
+    limiter (``restore_original_limits()`` undoes it) or None when nothing was changed live.
+    """
+    if any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES):
+        return None
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ[name] = "1"
+    if "numpy" not in sys.modules:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:
@@ -31,6 +57,7 @@ def run(host: str, port: int, workers: int, log_level: str = "info") -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    single_threaded_blas()
     if workers <= 1:
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level=log_level)
         return

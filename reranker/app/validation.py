@@ -83,16 +83,17 @@ def request_errors(request: RerankRequest) -> list[ErrorDetail]:
     dim: int | None = None
     dim_source = ""
     for i, cand in enumerate(request.candidates):
-        if cand.embedding is None:
+        vector = cand.vector
+        if vector is None:
             continue
         if dim is None:
-            dim, dim_source = len(cand.embedding), f"candidates[{i}]"
-        elif len(cand.embedding) != dim:
+            dim, dim_source = len(vector), f"candidates[{i}]"
+        elif len(vector) != dim:
             errors.append(
                 _error(
-                    ["candidates", i, "embedding"],
+                    ["candidates", i, cand.vector_field],
                     "dimension_mismatch",
-                    f"embedding has {len(cand.embedding)} numbers, {dim_source} has {dim}",
+                    f"embedding has {len(vector)} numbers, {dim_source} has {dim}",
                 )
             )
 

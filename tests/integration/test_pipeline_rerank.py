@@ -7,6 +7,7 @@ fail-open contract (engine order, ``ext.divrank.degraded``, latency bounded by t
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -307,6 +308,58 @@ def test_lookup_mode_gives_the_same_page(
         assert lookup["hits"]["hits"] == sent["hits"]["hits"]
     finally:
         pipeline.delete(client, name)
+
+
+def test_binary_vectors_give_the_json_page(
+    client: OpenSearch, catalog: Catalog, sidecar: Sidecar, pipe: str
+) -> None:
+    """By default the window's vectors are read as binary and sent as ``embedding_b64``; with
+    ``fetch_vectors: false`` they come through ``_source`` and go out as JSON arrays. Same page,
+    hit for hit, and the binary field never reaches the caller."""
+    name = f"{catalog.prefix}-json"
+    config = pipeline.PipelineConfig(name=name, sidecar_url=sidecar.url, read_timeout_ms=5000)
+    body = pipeline.pipeline_body(config)
+    body["request_processors"][0]["divrank_window"]["fetch_vectors"] = False
+    client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
+    try:
+        for knobs in (
+            {"diversity": 0.8, "strategy": "mmr"},
+            {"diversity": 0.7, "strategy": "dpp"},
+            {"diversity": 0.5, "strategy": "fusion", "explain": True},
+        ):
+            query = {"from": 2, "size": 10, "query": QUERY, "ext": {"divrank": knobs}}
+            as_json = search(client, catalog.index, query, name)
+            as_b64 = search(client, catalog.index, query, pipe)
+            assert as_json["ext"]["divrank"]["applied"] is True
+            assert as_b64["ext"]["divrank"]["applied"] is True
+            assert as_b64["hits"]["hits"] == as_json["hits"]["hits"], knobs
+            for hit in as_b64["hits"]["hits"]:
+                assert "_divrank_vector" not in hit.get("fields", {})
+                assert "embedding" not in hit["_source"]
+    finally:
+        pipeline.delete(client, name)
+
+
+def test_fetch_phase_returns_the_stored_vectors(client: OpenSearch, catalog: Catalog) -> None:
+    """``ext.divrank_vectors`` (what divrank_window adds): float32 little-endian base64, equal
+    to the vector the engine prints into ``_source``."""
+    resp = search(
+        client,
+        catalog.index,
+        {"size": 20, "query": QUERY, "ext": {"divrank_vectors": {"field": "embedding"}}},
+    )
+    assert len(resp["hits"]["hits"]) == 20
+    for hit in resp["hits"]["hits"]:
+        (encoded,) = hit["fields"]["_divrank_vector"]
+        vector = np.frombuffer(base64.b64decode(encoded), dtype="<f4")
+        expected = np.asarray(hit["_source"]["embedding"], dtype=np.float64).astype(np.float32)
+        assert np.array_equal(vector, expected), hit["_id"]
+    missing = search(
+        client,
+        catalog.index,
+        {"size": 3, "query": QUERY, "ext": {"divrank_vectors": {"field": "title"}}},
+    )
+    assert all("fields" not in hit for hit in missing["hits"]["hits"])
 
 
 def test_explanations_per_hit_when_asked(client: OpenSearch, catalog: Catalog, pipe: str) -> None:

@@ -80,7 +80,7 @@ class Reranker:
         return response
 
     def _candidate_records(self, request: RerankRequest, notes: list[str]) -> dict[str, ItemRecord]:
-        missing = [c.id for c in request.candidates if c.embedding is None]
+        missing = [c.id for c in request.candidates if c.vector is None]
         if not missing or request.index is None or self.vectors is None:
             return {}
         try:

@@ -88,7 +88,8 @@ def to_candidates(
     n = len(cands)
     records = [fetched.get(c.id) for c in cands]
 
-    dim = next((len(c.embedding) for c in cands if c.embedding is not None), None)
+    vectors = [c.vector for c in cands]
+    dim = next((len(v) for v in vectors if v is not None), None)
     if dim is None:
         dim = next(
             (len(r.embedding) for r in records if r is not None and r.embedding is not None), None
@@ -97,9 +98,9 @@ def to_candidates(
     if dim is not None:
         embeddings = np.zeros((n, dim), dtype=np.float32)
         present = np.zeros(n, dtype=bool)
-        for i, (cand, record) in enumerate(zip(cands, records, strict=True)):
-            if cand.embedding is not None:
-                embeddings[i] = cand.embedding
+        for i, (vector, record) in enumerate(zip(vectors, records, strict=True)):
+            if vector is not None:
+                embeddings[i] = vector  # a row copy for base64 vectors, a list parse for JSON
                 present[i] = True
             elif (
                 record is not None

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
-from reranker.app.serving import bind_tcp
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from reranker.app.serving import BLAS_THREAD_VARIABLES, bind_tcp, single_threaded_blas
 
 
 def test_bound_socket_declares_tcp() -> None:
@@ -41,3 +46,28 @@ def test_accepted_connections_get_tcp_nodelay() -> None:
         return seen[0]
 
     assert asyncio.run(scenario()) != 0
+
+
+def _blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_blas_is_single_threaded_unless_the_operator_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert np.__name__ == "numpy"  # loaded: the limit has to be applied live
+    for name in BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    limiter = single_threaded_blas()
+    try:
+        assert limiter is not None
+        assert _blas_threads() == {1}
+        assert all(os.environ[name] == "1" for name in BLAS_THREAD_VARIABLES)  # for workers
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    before = _blas_threads()
+    assert single_threaded_blas() is None
+    assert _blas_threads() == before

@@ -18,6 +18,7 @@ import org.opensearch.plugins.SearchPlugin;
 import org.opensearch.rest.RestController;
 import org.opensearch.rest.RestHandler;
 import org.opensearch.search.SearchExtBuilder;
+import org.opensearch.search.fetch.FetchSubPhase;
 import org.opensearch.search.pipeline.Processor;
 import org.opensearch.search.pipeline.SearchRequestProcessor;
 import org.opensearch.search.pipeline.SearchResponseProcessor;
@@ -29,7 +30,7 @@ import java.util.function.Supplier;
 /**
  * divrank for OpenSearch: the {@code divrank_window} request processor, the {@code divrank}
  * response processor (re-ranking through the sidecar), the {@code ext.divrank} request block,
- * and {@code GET _plugins/divrank/stats}.
+ * the window's binary vector fetch ({@link VectorFetchPhase}) and {@code GET _plugins/divrank/stats}.
  *
  * <p>The sidecar's bearer token is a secure setting ({@value #TOKEN_SETTING_NAME} in the
  * OpenSearch keystore), reloadable with {@code POST _nodes/reload_secure_settings}; it is never
@@ -85,7 +86,15 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
 
     @Override
     public List<SearchExtSpec<?>> getSearchExts() {
-        return List.of(new SearchExtSpec<>(DivrankSearchExt.NAME, DivrankSearchExt::new, DivrankSearchExt::parse));
+        return List.of(
+            new SearchExtSpec<>(DivrankSearchExt.NAME, DivrankSearchExt::new, DivrankSearchExt::parse),
+            new SearchExtSpec<>(VectorFetchExt.NAME, VectorFetchExt::new, VectorFetchExt::parse)
+        );
+    }
+
+    @Override
+    public List<FetchSubPhase> getFetchSubPhases(FetchPhaseConstructionContext context) {
+        return List.of(new VectorFetchPhase());
     }
 
     @Override

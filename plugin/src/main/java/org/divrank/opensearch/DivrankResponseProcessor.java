@@ -317,6 +317,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         SearchHit[] out = new SearchHit[to - from];
         for (int i = from; i < to; i++) {
             SearchHit hit = order.get(i);
+            RerankBody.takeFetchedVector(hit); // already gone unless the body was never built
             shapeSource(hit, page, scanned.get(hit.getId()));
             if (reply != null && knobs.explain()) {
                 Map<String, Object> explanation = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package org.divrank.opensearch;
 
 import org.apache.lucene.util.BytesRef;
+import org.opensearch.common.document.DocumentField;
 import org.opensearch.common.xcontent.XContentType;
 import org.opensearch.common.xcontent.json.JsonXContent;
 import org.opensearch.common.xcontent.support.XContentMapValues;
@@ -18,8 +19,10 @@ import java.util.Set;
 
 /**
  * Builds the {@code POST /v1/rerank} body (docs/api.md) from the window of hits, in engine
- * order: id, engine score, and the features found in {@code _source}. A hit without an
- * embedding is sent without one; the sidecar then looks its vector up by id in {@code index}.
+ * order: id, engine score, and the features found in {@code _source}. A vector fetched as binary
+ * ({@link VectorFetchPhase}) goes out as {@code embedding_b64}, otherwise the {@code _source}
+ * array is copied as JSON. A hit without either is sent without one; the sidecar then looks its
+ * vector up by id in {@code index}.
  */
 public final class RerankBody {
 
@@ -72,12 +75,14 @@ public final class RerankBody {
             Map<String, SourceScan.Features> scanned = new HashMap<>();
             b.startArray("candidates");
             for (SearchHit hit : hits) {
+                String fetched = takeFetchedVector(hit);
+                String b64 = fields.sendEmbedding() ? fetched : null;
                 SourceScan.Features features = scan(hit, fields);
                 if (features != null) {
                     scanned.put(hit.getId(), features);
-                    writeScanned(b, hit, features, fields.sendEmbedding());
+                    writeScanned(b, hit, features, b64, fields.sendEmbedding());
                 } else {
-                    writeCandidate(b, hit, fields);
+                    writeCandidate(b, hit, fields, b64);
                 }
             }
             b.endArray();
@@ -92,6 +97,19 @@ public final class RerankBody {
             b.endObject();
             return new Built(BytesReference.toBytes(BytesReference.bytes(b)), ids, scanned);
         }
+    }
+
+    /** Removes the binary vector the fetch phase attached (never shown to the caller); base64 or {@code null}. */
+    static String takeFetchedVector(SearchHit hit) {
+        DocumentField field = hit.field(VectorFetchPhase.FIELD);
+        if (field == null) {
+            return null;
+        }
+        hit.removeDocumentField(VectorFetchPhase.FIELD);
+        if (field.getValues().size() != 1) {
+            return null;
+        }
+        return field.getValue() instanceof String text && !text.isEmpty() ? text : null;
     }
 
     private static SourceScan.Features scan(SearchHit hit, CandidateFields fields) {
@@ -116,12 +134,14 @@ public final class RerankBody {
         }
     }
 
-    /** Fast path: the embedding's JSON text is copied as is. */
-    private static void writeScanned(XContentBuilder b, SearchHit hit, SourceScan.Features f, boolean withEmbedding)
+    /** Fast path: the fetched vector's base64, else the embedding's JSON text copied as is. */
+    private static void writeScanned(XContentBuilder b, SearchHit hit, SourceScan.Features f, String b64, boolean withEmbedding)
         throws IOException {
         b.startObject();
         writeIdAndScore(b, hit);
-        if (withEmbedding && f.hasEmbedding()) {
+        if (b64 != null) {
+            b.field("embedding_b64", b64);
+        } else if (withEmbedding && f.hasEmbedding()) {
             BytesRef src = f.source();
             b.rawField(
                 "embedding",
@@ -135,12 +155,15 @@ public final class RerankBody {
         b.endObject();
     }
 
-    private static void writeCandidate(XContentBuilder b, SearchHit hit, CandidateFields fields) throws IOException {
+    private static void writeCandidate(XContentBuilder b, SearchHit hit, CandidateFields fields, String b64) throws IOException {
         b.startObject();
         writeIdAndScore(b, hit);
+        if (b64 != null) {
+            b.field("embedding_b64", b64);
+        }
         Map<String, Object> source = hit.hasSource() ? hit.getSourceAsMap() : null;
         if (source != null) {
-            Object vector = fields.sendEmbedding() ? XContentMapValues.extractValue(fields.embedding(), source) : null;
+            Object vector = fields.sendEmbedding() && b64 == null ? XContentMapValues.extractValue(fields.embedding(), source) : null;
             if (vector instanceof List<?> values && !values.isEmpty()) {
                 b.startArray("embedding");
                 for (Object v : values) {

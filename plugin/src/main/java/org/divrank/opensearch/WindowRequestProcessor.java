@@ -29,6 +29,11 @@ import java.util.Map;
  * <p>{@code exclude_from_window} names {@code _source} fields the window fetch leaves out (e.g.
  * the embedding when the response processor runs with {@code send_embeddings: false}) unless the
  * caller asked for them by name.
+ *
+ * <p>With {@code fetch_vectors} (the default unless {@code vector_field} is excluded from the
+ * window) the window's vectors come as binary through {@link VectorFetchPhase} and the vector
+ * field is left out of the window's {@code _source}: the engine then does not print 100 vectors
+ * as JSON text that this plugin and the sidecar would parse again.
  */
 public final class WindowRequestProcessor extends AbstractProcessor implements SearchRequestProcessor {
 
@@ -36,26 +41,47 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
     public static final String TYPE = "divrank_window";
     static final String WINDOW_SIZE = "window_size";
     static final String EXCLUDE_FROM_WINDOW = "exclude_from_window";
+    static final String VECTOR_FIELD = "vector_field";
+    static final String FETCH_VECTORS = "fetch_vectors";
     /** Default number of hits re-ranked. */
     public static final int DEFAULT_WINDOW = 100;
 
     private final int windowSize;
     private final List<String> excludeFromWindow;
+    /** Vector field read through {@link VectorFetchPhase}, {@code null} when vectors are not fetched. */
+    private final String fetchVectorsOf;
 
-    private WindowRequestProcessor(String tag, String description, boolean ignoreFailure, int windowSize, List<String> exclude) {
+    private WindowRequestProcessor(
+        String tag,
+        String description,
+        boolean ignoreFailure,
+        int windowSize,
+        List<String> exclude,
+        String fetchVectorsOf
+    ) {
         super(tag, description, ignoreFailure);
         this.windowSize = windowSize;
         this.excludeFromWindow = List.copyOf(exclude);
+        this.fetchVectorsOf = fetchVectorsOf;
     }
 
-    /** For tests: a processor with the given window. */
+    /** For tests: a processor with the given window (vectors stay in {@code _source}). */
     static WindowRequestProcessor of(int windowSize) {
-        return new WindowRequestProcessor(null, null, false, windowSize, List.of());
+        return new WindowRequestProcessor(null, null, false, windowSize, List.of(), null);
     }
 
     /** For tests: a processor with the given window and fetch exclusions. */
     static WindowRequestProcessor of(int windowSize, List<String> exclude) {
-        return new WindowRequestProcessor(null, null, false, windowSize, exclude);
+        return new WindowRequestProcessor(null, null, false, windowSize, exclude, null);
+    }
+
+    /** For tests: a processor that fetches {@code vectorField} as binary. */
+    static WindowRequestProcessor fetchingVectors(int windowSize, String vectorField) {
+        return new WindowRequestProcessor(null, null, false, windowSize, List.of(), vectorField);
+    }
+
+    String fetchVectorsOf() {
+        return fetchVectorsOf;
     }
 
     @Override
@@ -92,12 +118,16 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         FetchSourceContext callerSource = source.fetchSource();
         boolean widen = callerSource != null
             && (!callerSource.fetchSource() || callerSource.includes().length > 0 || callerSource.excludes().length > 0);
+        List<String> exclude = windowExcludes();
         if (widen) {
             // The sidecar needs embedding/category/brand/price from _source; the response
             // re-applies the caller's filter to the page.
-            source.fetchSource(windowSource(callerSource));
-        } else if (!excludeFromWindow.isEmpty()) {
-            source.fetchSource(windowSource(null));
+            source.fetchSource(windowSource(callerSource, exclude));
+        } else if (!exclude.isEmpty()) {
+            source.fetchSource(windowSource(null, exclude));
+        }
+        if (fetchVectorsOf != null) {
+            source.ext(new VectorFetchExt(fetchVectorsOf).addTo(source.ext()));
         }
         new PageState(from, size, window, callerSource, widen, null).store(context);
         source.from(0);
@@ -105,13 +135,22 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         return request;
     }
 
-    private FetchSourceContext windowSource(FetchSourceContext caller) {
-        if (excludeFromWindow.isEmpty()) {
+    private List<String> windowExcludes() {
+        if (fetchVectorsOf == null || excludeFromWindow.contains(fetchVectorsOf)) {
+            return excludeFromWindow;
+        }
+        List<String> all = new ArrayList<>(excludeFromWindow);
+        all.add(fetchVectorsOf);
+        return all;
+    }
+
+    private static FetchSourceContext windowSource(FetchSourceContext caller, List<String> exclude) {
+        if (exclude.isEmpty()) {
             return FetchSourceContext.FETCH_SOURCE;
         }
         List<String> asked = caller == null ? List.of() : Arrays.asList(caller.includes());
-        String[] excludes = excludeFromWindow.stream().filter(f -> !asked.contains(f)).toArray(String[]::new);
-        return new FetchSourceContext(true, new String[0], excludes);
+        String[] excludes = exclude.stream().filter(f -> !asked.contains(f)).toArray(String[]::new);
+        return excludes.length == 0 ? FetchSourceContext.FETCH_SOURCE : new FetchSourceContext(true, new String[0], excludes);
     }
 
     private static String skipReason(SearchRequest request, SearchSourceBuilder source, int from, int size, int window) {
@@ -130,7 +169,7 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         return sorts.size() == 1 && sorts.get(0) instanceof ScoreSortBuilder score && score.order() == SortOrder.DESC;
     }
 
-    /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}). */
+    /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}), the fetch exclusions and the vector fetch. */
     public static final class Factory implements Processor.Factory<SearchRequestProcessor> {
         @Override
         public WindowRequestProcessor create(
@@ -159,7 +198,13 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
                     exclude.add(name);
                 }
             }
-            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude);
+            String vectorField = ConfigurationUtils.readStringProperty(TYPE, tag, config, VECTOR_FIELD, CandidateFields.DEFAULTS.embedding());
+            if (vectorField.isBlank()) {
+                throw ConfigurationUtils.newConfigurationException(TYPE, tag, VECTOR_FIELD, "must be a non-empty field name");
+            }
+            // Vectors excluded from the window (send_embeddings: false) are not wanted at all.
+            boolean fetch = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, FETCH_VECTORS, !exclude.contains(vectorField));
+            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude, fetch ? vectorField : null);
         }
     }
 }

@@ -10,6 +10,7 @@ import org.opensearch.action.search.SearchRequest;
 import org.opensearch.action.search.SearchResponse;
 import org.opensearch.action.search.SearchResponseSections;
 import org.opensearch.action.search.ShardSearchFailure;
+import org.opensearch.common.document.DocumentField;
 import org.opensearch.common.xcontent.json.JsonXContent;
 import org.opensearch.core.action.ActionListener;
 import org.opensearch.core.common.bytes.BytesArray;
@@ -27,8 +28,11 @@ import org.opensearch.search.builder.SearchSourceBuilder;
 import org.opensearch.search.pipeline.PipelineProcessingContext;
 
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -461,6 +465,82 @@ class DivrankResponseProcessorTests {
             assertTrue(c.containsKey("brand"));
         }
         assertFalse(run.response.getHits().getHits()[0].getSourceAsMap().containsKey("embedding"));
+    }
+
+    /** A window whose vectors came through the fetch phase (b64) or through {@code _source} (JSON). */
+    private static SearchResponse windowWithVectors(int n, boolean fetched) {
+        SearchHit[] hits = new SearchHit[n];
+        for (int i = 0; i < n; i++) {
+            if (fetched) {
+                float[] vector = { i, 1.0f, 0.5f };
+                ByteBuffer bytes = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+                bytes.asFloatBuffer().put(vector);
+                String b64 = Base64.getEncoder().encodeToString(bytes.array());
+                Map<String, DocumentField> fields = new HashMap<>();
+                fields.put(VectorFetchPhase.FIELD, new DocumentField(VectorFetchPhase.FIELD, List.of(b64)));
+                hits[i] = new SearchHit(i, "d" + i, fields, new HashMap<>());
+                hits[i].sourceRef(new BytesArray("{\"title\":\"item " + i + "\",\"brand\":\"b" + (i % 3) + "\"}"));
+                hits[i].score(1000f - i);
+                hits[i].shard(new SearchShardTarget("node-1", new ShardId("products-1", "uuid", 0), null, null));
+            } else {
+                hits[i] = hit(i, true);
+            }
+        }
+        SearchHits searchHits = new SearchHits(hits, new TotalHits(n, TotalHits.Relation.EQUAL_TO), 1000f);
+        return new SearchResponse(
+            new SearchResponseSections(searchHits, null, null, false, null, null, 1),
+            null, 1, 1, 0, 3, ShardSearchFailure.EMPTY_ARRAY, SearchResponse.Clusters.EMPTY
+        );
+    }
+
+    private SearchResponse runWindow(DivrankResponseProcessor processor, SearchResponse window, int from, int size) throws Exception {
+        SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().from(from).size(size));
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowRequestProcessor.fetchingVectors(100, "embedding").processRequest(request, context);
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        processor.processResponseAsync(request, window, context, ActionListener.wrap(done::complete, done::completeExceptionally));
+        return done.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void fetchedVectorsGoOutAsBase64AndTheSamePageComesBack() throws Exception {
+        stub.script(StubSidecar::byVector);
+        DivrankResponseProcessor processor = processor(Map.of());
+        SearchResponse binary = runWindow(processor, windowWithVectors(40, true), 5, 10);
+        List<Map<String, Object>> sent = (List<Map<String, Object>>) stub.lastBody.get("candidates");
+        assertEquals(40, sent.size());
+        for (Map<String, Object> c : sent) {
+            assertTrue(c.get("embedding_b64") instanceof String, c.toString());
+            assertFalse(c.containsKey("embedding"), "one vector form per candidate");
+            assertTrue(c.containsKey("brand"), "labels still come from _source");
+        }
+        assertEquals("AAAAAAAAgD8AAAA/", sent.get(0).get("embedding_b64"), "[0, 1, 0.5] as little-endian float32");
+        for (SearchHit hit : binary.getHits().getHits()) {
+            assertNull(hit.field(VectorFetchPhase.FIELD), "the binary vector never reaches the caller");
+        }
+
+        SearchResponse json = runWindow(processor, windowWithVectors(40, false), 5, 10);
+        List<Map<String, Object>> sentJson = (List<Map<String, Object>>) stub.lastBody.get("candidates");
+        assertTrue(sentJson.get(0).get("embedding") instanceof List<?>);
+        assertFalse(sentJson.get(0).containsKey("embedding_b64"));
+
+        assertEquals(ids(json), ids(binary));
+        assertEquals(10, ids(binary).size());
+        assertFalse(range(5, 15, false, 40).equals(ids(binary)), "the stub's vector order differs from engine order");
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void fetchedVectorsStayHomeWithoutSendEmbeddings() throws Exception {
+        SearchResponse page = runWindow(processor(Map.of("send_embeddings", false)), windowWithVectors(10, true), 0, 3);
+        for (Map<String, Object> c : (List<Map<String, Object>>) stub.lastBody.get("candidates")) {
+            assertFalse(c.containsKey("embedding_b64"));
+            assertFalse(c.containsKey("embedding"));
+        }
+        for (SearchHit hit : page.getHits().getHits()) {
+            assertNull(hit.field(VectorFetchPhase.FIELD));
+        }
     }
 
     @Test

@@ -14,7 +14,12 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Base64;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -93,10 +98,36 @@ final class StubSidecar implements AutoCloseable {
     }
 
     /** Reverses the window, with descending scores and explanations when asked. */
-    @SuppressWarnings("unchecked")
     static Reply reverse(Map<String, Object> body) {
         List<String> ids = candidateIds(body);
         Collections.reverse(ids);
+        return answer(body, ids);
+    }
+
+    /**
+     * Orders by a scrambled key of each candidate's first vector component, read from
+     * {@code embedding} or decoded from {@code embedding_b64}; candidates without a vector last.
+     */
+    @SuppressWarnings("unchecked")
+    static Reply byVector(Map<String, Object> body) {
+        Map<String, Double> key = new HashMap<>();
+        for (Object raw : (List<Object>) body.get("candidates")) {
+            Map<String, Object> c = (Map<String, Object>) raw;
+            Double first = null;
+            if (c.get("embedding") instanceof List<?> values && !values.isEmpty()) {
+                first = ((Number) values.get(0)).doubleValue();
+            } else if (c.get("embedding_b64") instanceof String b64) {
+                first = (double) ByteBuffer.wrap(Base64.getDecoder().decode(b64)).order(ByteOrder.LITTLE_ENDIAN).getFloat(0);
+            }
+            key.put((String) c.get("id"), first == null ? Double.POSITIVE_INFINITY : (first * 7) % 11);
+        }
+        List<String> ids = candidateIds(body);
+        ids.sort(Comparator.comparing(key::get));
+        return answer(body, ids);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Reply answer(Map<String, Object> body, List<String> ids) {
         boolean explain = Boolean.TRUE.equals(((Map<String, Object>) body.get("knobs")).get("explain"));
         StringBuilder json = new StringBuilder("{\"ids\":[");
         StringBuilder scores = new StringBuilder();

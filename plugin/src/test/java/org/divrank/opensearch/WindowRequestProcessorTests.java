@@ -117,6 +117,50 @@ class WindowRequestProcessorTests {
     }
 
     @Test
+    void vectorsComeAsBinaryAndLeaveTheWindowSource() {
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest plain = WindowRequestProcessor.fetchingVectors(100, "embedding")
+            .processRequest(request(new SearchSourceBuilder()), context);
+        assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), plain.source().fetchSource());
+        assertEquals(new VectorFetchExt("embedding"), VectorFetchExt.find(plain.source().ext()));
+        assertFalse(PageState.load(context).sourceWidened());
+
+        // The caller's own filter still gets widened, without the vector...
+        FetchSourceContext title = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
+        SearchRequest filtered = WindowRequestProcessor.fetchingVectors(100, "embedding")
+            .processRequest(request(new SearchSourceBuilder().fetchSource(title)), new PipelineProcessingContext());
+        assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), filtered.source().fetchSource());
+        // ...unless they asked for the vector by name.
+        FetchSourceContext asked = new FetchSourceContext(true, new String[] { "title", "embedding" }, new String[0]);
+        SearchRequest wants = WindowRequestProcessor.fetchingVectors(100, "embedding")
+            .processRequest(request(new SearchSourceBuilder().fetchSource(asked)), new PipelineProcessingContext());
+        assertEquals(FetchSourceContext.FETCH_SOURCE, wants.source().fetchSource());
+        assertEquals(new VectorFetchExt("embedding"), VectorFetchExt.find(wants.source().ext()));
+
+        // A skipped request (page beyond the window) is left alone.
+        SearchRequest beyond = WindowRequestProcessor.fetchingVectors(100, "embedding")
+            .processRequest(request(new SearchSourceBuilder().from(95).size(10)), new PipelineProcessingContext());
+        assertNull(VectorFetchExt.find(beyond.source().ext()));
+    }
+
+    @Test
+    void factoryFetchesVectorsUnlessTheyAreExcluded() throws Exception {
+        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory();
+        assertEquals("embedding", factory.create(Map.of(), "t", null, false, new HashMap<>(), null).fetchVectorsOf());
+        Map<String, Object> vec = new HashMap<>(Map.of("vector_field", "vec"));
+        assertEquals("vec", factory.create(Map.of(), "t", null, false, vec, null).fetchVectorsOf());
+        Map<String, Object> excluded = new HashMap<>(Map.of("exclude_from_window", List.of("embedding")));
+        assertNull(factory.create(Map.of(), "t", null, false, excluded, null).fetchVectorsOf());
+        Map<String, Object> off = new HashMap<>(Map.of("fetch_vectors", false));
+        assertNull(factory.create(Map.of(), "t", null, false, off, null).fetchVectorsOf());
+        for (Map.Entry<String, Object> bad : List.of(Map.<String, Object>entry("vector_field", " "), Map.<String, Object>entry("fetch_vectors", "yes"))) {
+            Map<String, Object> config = new HashMap<>(Map.of(bad.getKey(), bad.getValue()));
+            OpenSearchException e = assertThrows(OpenSearchException.class, () -> factory.create(Map.of(), "t", null, false, config, null));
+            assertTrue(e.getMessage().contains(bad.getKey()), e.getMessage());
+        }
+    }
+
+    @Test
     void factoryValidatesWindow() throws Exception {
         WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory();
         Map<String, Object> config = new HashMap<>(Map.of("window_size", 50));

@@ -1,0 +1,99 @@
+package org.divrank.opensearch;
+
+import org.apache.lucene.index.FieldInfo;
+import org.apache.lucene.index.FloatVectorValues;
+import org.apache.lucene.index.KnnVectorValues;
+import org.apache.lucene.index.LeafReader;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.VectorEncoding;
+import org.opensearch.common.document.DocumentField;
+import org.opensearch.search.SearchExtBuilder;
+import org.opensearch.search.fetch.FetchContext;
+import org.opensearch.search.fetch.FetchSubPhase;
+import org.opensearch.search.fetch.FetchSubPhaseProcessor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * Fetch sub-phase behind {@link VectorFetchExt}: reads each hit's float32 vector straight from
+ * the segment's vector values and attaches it as base64 of little-endian float32 (the sidecar's
+ * {@code embedding_b64}) under the document field {@value #FIELD}.
+ *
+ * <p>Why: with the k-NN plugin's derived source the engine rebuilds the vector of every fetched
+ * {@code _source} by printing 384 floats as text; for a 100-hit window that and the parsing
+ * downstream dominated the pipeline's added latency. Reading the stored floats costs a few
+ * microseconds per hit. Hits whose segment has no float vectors for the field (byte vectors,
+ * missing field, other engines) get nothing; the sidecar then looks them up by id.
+ */
+public final class VectorFetchPhase implements FetchSubPhase {
+
+    /** Document field carrying the base64 vector; the response processor removes it. */
+    public static final String FIELD = "_divrank_vector";
+
+    @Override
+    public FetchSubPhaseProcessor getProcessor(FetchContext context) {
+        SearchExtBuilder ext = context.getSearchExt(VectorFetchExt.NAME);
+        if (!(ext instanceof VectorFetchExt wanted)) {
+            return null;
+        }
+        return new Reader(wanted.field());
+    }
+
+    /** Per shard: walks each segment's vector values forward as the (sorted) hits come. */
+    static final class Reader implements FetchSubPhaseProcessor {
+        private final String field;
+        private LeafReader leaf;
+        private FloatVectorValues values;
+        private KnnVectorValues.DocIndexIterator iterator;
+
+        Reader(String field) {
+            this.field = field;
+        }
+
+        @Override
+        public void setNextReader(LeafReaderContext context) throws IOException {
+            leaf = context.reader();
+            values = null;
+            iterator = null;
+            FieldInfo info = leaf.getFieldInfos().fieldInfo(field);
+            if (info == null || info.getVectorDimension() == 0 || info.getVectorEncoding() != VectorEncoding.FLOAT32) {
+                return;
+            }
+            values = leaf.getFloatVectorValues(field);
+            iterator = values == null ? null : values.iterator();
+        }
+
+        @Override
+        public void process(HitContext hit) throws IOException {
+            String encoded = vectorOf(hit.docId());
+            if (encoded != null) {
+                hit.hit().setDocumentField(FIELD, new DocumentField(FIELD, List.of(encoded)));
+            }
+        }
+
+        /** Base64 of the document's vector (segment-local doc id), {@code null} when it has none. */
+        String vectorOf(int doc) throws IOException {
+            if (values == null) {
+                return null;
+            }
+            if (iterator.docID() > doc) {
+                // Hits normally come in doc order; otherwise start over (an iterator of the same
+                // values may share its position, so the values are opened again).
+                values = leaf.getFloatVectorValues(field);
+                iterator = values.iterator();
+            }
+            int at = iterator.docID() == doc ? doc : iterator.advance(doc);
+            if (at != doc) {
+                return null;
+            }
+            float[] vector = values.vectorValue(iterator.index());
+            ByteBuffer bytes = ByteBuffer.allocate(vector.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            bytes.asFloatBuffer().put(vector);
+            return Base64.getEncoder().encodeToString(bytes.array());
+        }
+    }
+}
