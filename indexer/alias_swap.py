@@ -5,6 +5,7 @@ Each load writes a fresh index ``<alias>-<UTC timestamp>`` whose ``_meta.divrank
 answers). Only then one ``_aliases`` request moves the alias, so searches never see a
 half-written index. A run killed mid-bulk leaves an index still marked incomplete; the next run
 recognises it as an orphan (incomplete, not serving, its writer process gone) and deletes it.
+Works with an OpenSearch or an Elasticsearch client (differences: :mod:`indexer.engine_dialect`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
+from indexer.engine_dialect import SearchClient, dialect_of
 
 __all__ = [
     "AliasError",
@@ -67,7 +67,7 @@ def _writer() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-def create_version(client: OpenSearch, alias: str, body: dict[str, Any]) -> str:
+def create_version(client: SearchClient, alias: str, body: dict[str, Any]) -> str:
     """Create a new, incomplete version of ``alias`` from an index ``body`` (see mapping)."""
     if alias != alias.lower() or not alias or alias.startswith(("-", "_", "+")):
         raise AliasError(f"alias {alias!r}: use lower case, not starting with -, _ or +")
@@ -95,7 +95,7 @@ def create_version(client: OpenSearch, alias: str, body: dict[str, Any]) -> str:
 INHERITED_SETTINGS = ("index.search.default_pipeline",)
 
 
-def _inherited_settings(client: OpenSearch, alias: str) -> dict[str, Any]:
+def _inherited_settings(client: SearchClient, alias: str) -> dict[str, Any]:
     serving = serving_index(client, alias)
     if serving is None:
         return {}
@@ -103,12 +103,12 @@ def _inherited_settings(client: OpenSearch, alias: str) -> dict[str, Any]:
     return {key: flat[key] for key in INHERITED_SETTINGS if key in flat}
 
 
-def list_versions(client: OpenSearch, alias: str) -> list[Version]:
+def list_versions(client: SearchClient, alias: str) -> list[Version]:
     """All ``<alias>-<stamp>`` indices, oldest first."""
     pattern = re.compile(rf"^{re.escape(alias)}-{_STAMP}$")
     try:
         mappings = client.indices.get_mapping(index=f"{alias}-*")
-    except NotFoundError:
+    except dialect_of(client).not_found:
         return []
     serving = set(_holders(client, alias))
     versions = []
@@ -120,20 +120,20 @@ def list_versions(client: OpenSearch, alias: str) -> list[Version]:
     return versions
 
 
-def _holders(client: OpenSearch, alias: str) -> list[str]:
+def _holders(client: SearchClient, alias: str) -> list[str]:
     try:
         return sorted(client.indices.get_alias(name=alias))
-    except NotFoundError:
+    except dialect_of(client).not_found:
         return []
 
 
-def serving_index(client: OpenSearch, alias: str) -> str | None:
+def serving_index(client: SearchClient, alias: str) -> str | None:
     holders = _holders(client, alias)
     return holders[0] if holders else None
 
 
 def verify(
-    client: OpenSearch,
+    client: SearchClient,
     index: str,
     expected: int,
     vector_field: str | None,
@@ -146,17 +146,13 @@ def verify(
     if count != expected:
         raise AliasError(f"{index} holds {count} documents, expected {expected}; alias not moved")
     if vector_field and sample_vector is not None and expected:
-        body = {
-            "size": 1,
-            "_source": False,
-            "query": {"knn": {vector_field: {"vector": sample_vector, "k": 1}}},
-        }
+        body = dialect_of(client).knn_probe(vector_field, sample_vector, 1)
         hits = client.search(index=index, body=body)["hits"]["hits"]
         if not hits:
             raise AliasError(f"{index}: a sample k-NN query returned nothing; alias not moved")
 
 
-def mark_complete(client: OpenSearch, index: str, extra: dict[str, Any] | None = None) -> None:
+def mark_complete(client: SearchClient, index: str, extra: dict[str, Any] | None = None) -> None:
     """Flag a verified version as complete (``_meta`` is replaced whole, so merge first)."""
     mapping = client.indices.get_mapping(index=index)[index]["mappings"]
     meta = dict((mapping.get("_meta") or {}).get("divrank") or {})
@@ -166,7 +162,7 @@ def mark_complete(client: OpenSearch, index: str, extra: dict[str, Any] | None =
     client.indices.put_mapping(index=index, body={"_meta": {"divrank": meta}})
 
 
-def swap(client: OpenSearch, alias: str, index: str) -> str | None:
+def swap(client: SearchClient, alias: str, index: str) -> str | None:
     """Point ``alias`` at ``index`` in one atomic ``_aliases`` call; returns the previous index."""
     holders = _holders(client, alias)
     actions: list[dict[str, Any]] = [
@@ -178,7 +174,7 @@ def swap(client: OpenSearch, alias: str, index: str) -> str | None:
     return previous[0] if previous else None
 
 
-def rollback(client: OpenSearch, alias: str, to: str | None = None) -> tuple[str | None, str]:
+def rollback(client: SearchClient, alias: str, to: str | None = None) -> tuple[str | None, str]:
     """Serve the newest complete version older than the current one (or ``to``)."""
     versions = list_versions(client, alias)
     current = next((v for v in versions if v.serving), None)
@@ -201,7 +197,7 @@ def rollback(client: OpenSearch, alias: str, to: str | None = None) -> tuple[str
     return previous, target.name
 
 
-def prune(client: OpenSearch, alias: str, keep: int) -> list[str]:
+def prune(client: SearchClient, alias: str, keep: int) -> list[str]:
     """Delete complete versions beyond the newest ``keep`` (the serving one always stays)."""
     if keep < 1:
         raise AliasError("--keep must be at least 1 (the serving version)")
@@ -239,7 +235,7 @@ def _writer_alive(meta: dict[str, Any]) -> bool:
     return age < ORPHAN_GRACE_S
 
 
-def cleanup_orphans(client: OpenSearch, alias: str) -> list[str]:
+def cleanup_orphans(client: SearchClient, alias: str) -> list[str]:
     """Delete incomplete, non-serving versions whose writer is gone (an interrupted run)."""
     doomed = [
         v.name

@@ -1,4 +1,7 @@
-"""Bulk loading through opensearch-py's helpers, with back-off on 429 and a progress bar.
+"""Bulk loading through the client's helpers, with back-off on 429 and a progress bar.
+
+opensearch-py and elasticsearch-py ship the same ``streaming_bulk`` / ``parallel_bulk``; the
+one matching the client is used (:mod:`indexer.engine_dialect`).
 
 ``streaming_bulk`` retries documents the engine rejects with 429 (queue full) with
 exponential back-off; ``parallel_bulk`` (``threads > 1``) keeps more requests in flight but
@@ -16,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-from opensearchpy import OpenSearch, helpers
 from tqdm import tqdm
+
+from indexer.engine_dialect import SearchClient, dialect_of
 
 __all__ = ["BulkResult", "dumps_source", "vector_json", "write_bulk"]
 
@@ -65,7 +69,7 @@ def _id_of(info: dict[str, Any]) -> str:
 
 
 def write_bulk(
-    client: OpenSearch,
+    client: SearchClient,
     index: str,
     docs: Iterable[tuple[str, dict[str, Any]]],
     *,
@@ -77,6 +81,7 @@ def write_bulk(
     desc: str = "bulk",
 ) -> BulkResult:
     """Index ``(id, source)`` pairs into ``index``; returns counts and per-doc failures."""
+    helpers = dialect_of(client).helpers
     result = BulkResult()
     pending: dict[str, dict[str, Any]] = {}
     bar = tqdm(

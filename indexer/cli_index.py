@@ -2,6 +2,7 @@
 
 Exit codes: 0 published; 1 the run failed (engine unreachable, bad input, verification) and
 the alias was not moved; 3 more rejects than ``--max-reject-ratio`` (alias not moved).
+``--engine elasticsearch`` writes the same versions to Elasticsearch (``dense_vector``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.cli_engine import EngineKind, EngineOption
 from reranker.settings import Settings, get_settings
 
 index_app = typer.Typer(help="Embed a catalog and write it to a versioned index behind an alias.")
@@ -31,17 +33,25 @@ def _say(message: str) -> None:
     typer.echo(f"[divrank] {message}", err=True)
 
 
-def _client(settings: Settings, url: str | None) -> Any:
-    from indexer.connection import EngineUnavailable, connect
+def _client(
+    settings: Settings, url: str | None, kind: EngineKind = EngineKind.opensearch
+) -> Any:
+    from indexer.connection import EngineUnavailable, connect, connect_elasticsearch
 
     try:
+        if kind is EngineKind.elasticsearch:
+            return connect_elasticsearch(settings, url)
         return connect(settings, url)
     except EngineUnavailable as exc:
         raise _fail(str(exc)) from None
 
 
 UrlOption = Annotated[
-    str | None, typer.Option("--url", help="Engine URL (default DIVRANK_OPENSEARCH_URL).")
+    str | None,
+    typer.Option(
+        "--url",
+        help="Engine URL (default DIVRANK_OPENSEARCH_URL, or DIVRANK_ELASTICSEARCH_URL).",
+    ),
 ]
 AliasOption = Annotated[str, typer.Option("--alias", help="The alias searches use.")]
 
@@ -115,6 +125,7 @@ def index(
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     url: UrlOption = None,
+    kind: EngineOption = EngineKind.opensearch,
 ) -> None:
     """Index a catalog: `divrank index --preset icecat --alias products`."""
     if ctx.invoked_subcommand is not None:
@@ -153,7 +164,7 @@ def index(
             )
             rows = read_catalog(input, fmap, fmt)
             source = str(input)
-        client = _client(settings, url)
+        client = _client(settings, url, kind)
         opts = IndexOptions(
             alias=alias,
             model=model or settings.embedding_model,
@@ -226,6 +237,14 @@ def _engine_error(exc: Exception) -> str:
 
     if isinstance(exc, AliasError):
         return str(exc)
+    if type(exc).__module__.split(".")[0] in ("elasticsearch", "elastic_transport"):
+        from elastic_transport import TransportError as EsTransportError
+        from elasticsearch import ApiError
+
+        if isinstance(exc, ApiError):
+            return f"Elasticsearch answered {exc.meta.status}: {exc.message} {exc.body}"[:800]
+        if isinstance(exc, EsTransportError):
+            return f"lost the connection to Elasticsearch ({exc.message})"
     if isinstance(exc, ConnectionError):
         return f"lost the connection to OpenSearch ({exc.info if hasattr(exc, 'info') else exc})"
     if isinstance(exc, TransportError):
@@ -238,12 +257,13 @@ def rollback(
     alias: AliasOption,
     to: Annotated[str | None, typer.Option(help="A specific complete version to serve.")] = None,
     url: UrlOption = None,
+    kind: EngineOption = EngineKind.opensearch,
 ) -> None:
     """Point the alias back at the previous complete version (one atomic swap)."""
     from indexer.alias_swap import AliasError
     from indexer.alias_swap import rollback as do_rollback
 
-    client = _client(get_settings(), url)
+    client = _client(get_settings(), url, kind)
     try:
         previous, target = do_rollback(client, alias, to)
     except AliasError as exc:
@@ -252,22 +272,26 @@ def rollback(
 
 
 @index_app.command("list")
-def list_versions(alias: AliasOption, url: UrlOption = None) -> None:
+def list_versions(
+    alias: AliasOption, url: UrlOption = None, kind: EngineOption = EngineKind.opensearch
+) -> None:
     """Versions of an alias: name, complete, serving, rows."""
     from indexer.alias_swap import list_versions as versions
 
-    client = _client(get_settings(), url)
+    client = _client(get_settings(), url, kind)
     for v in versions(client, alias):
         flags = ("serving " if v.serving else "") + ("complete" if v.complete else "INCOMPLETE")
         typer.echo(f"{v.name}\t{flags}\trows={v.meta.get('rows', '-')}")
 
 
 @index_app.command()
-def cleanup(alias: AliasOption, url: UrlOption = None) -> None:
+def cleanup(
+    alias: AliasOption, url: UrlOption = None, kind: EngineOption = EngineKind.opensearch
+) -> None:
     """Delete orphans: incomplete versions left by interrupted runs."""
     from indexer.alias_swap import cleanup_orphans
 
-    client = _client(get_settings(), url)
+    client = _client(get_settings(), url, kind)
     removed = cleanup_orphans(client, alias)
     typer.echo(f"removed {len(removed)} orphan(s){': ' + ', '.join(removed) if removed else ''}")
 
@@ -295,6 +319,7 @@ def build(
     max_reject_ratio: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     url: UrlOption = None,
+    kind: EngineOption = EngineKind.opensearch,
 ) -> None:
     """Build profiles: `divrank profiles build --events ubi.ndjson --items-alias products`."""
     from indexer.embeddings import EmbeddingError
@@ -303,7 +328,7 @@ def build(
 
     settings = get_settings()
     target = alias or settings.profiles_alias
-    client = _client(settings, url)
+    client = _client(settings, url, kind)
     opts = ProfileOptions(
         events=events,
         alias=target,

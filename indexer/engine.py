@@ -6,20 +6,18 @@ Maven repository, so a second ``up`` on the same machine downloads nothing. The 
 no native faiss/nmslib libraries: vector fields use the lucene engine (HNSW).
 
 OpenSearch refuses to run as root; when we are root the engine runs as a dedicated system
-user (``divrank``) via ``setpriv``. Everything lives under ``Settings.engine_home``
+user (``divrank``) via ``setpriv`` (shared with Elasticsearch: :mod:`indexer.node_process`).
+Everything lives under ``Settings.engine_home``
 (git-ignored): the unpacked server, its data and logs, the pid file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import pwd
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -29,6 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer import node_process
+from indexer.node_process import NodeError, health
 from reranker.settings import REPO_ROOT, Settings
 
 __all__ = [
@@ -44,14 +44,14 @@ __all__ = [
 ]
 
 Report = Callable[[str], None]
-ENGINE_USER = "divrank"
+ENGINE_USER = node_process.ENGINE_USER
 KNN_PLUGIN = "opensearch-knn"
 DIVRANK_PLUGIN = "divrank"
 PLUGIN_DIR = REPO_ROOT / "plugin"
 
 
-class EngineError(RuntimeError):
-    """A failure a person can act on; the CLI prints the message without a traceback."""
+# One error type for both engines (OpenSearch here, Elasticsearch in es_engine).
+EngineError = NodeError
 
 
 @dataclass(frozen=True)
@@ -99,18 +99,7 @@ def _java_env(settings: Settings) -> dict[str, str]:
 
 def _run(cmd: list[str], settings: Settings, cwd: Path | None = None) -> None:
     """Run a setup step, logging its output to setup.log; fail with the log's tail."""
-    log = _log_file(settings)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n")
-        out.flush()
-        proc = subprocess.run(
-            cmd, cwd=cwd, env=_java_env(settings), stdout=out, stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        raise EngineError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}); see {log}:\n{tail}")
+    node_process.run_step(cmd, _log_file(settings), _java_env(settings), cwd)
 
 
 def _fetch(settings: Settings, report: Report) -> tuple[Path, Path]:
@@ -212,51 +201,12 @@ def install(settings: Settings, report: Report = _quiet, reinstall_plugin: bool 
     return home
 
 
-def _engine_user() -> tuple[int, int] | None:
-    """Root may not run OpenSearch: create (once) and use an unprivileged system user."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(ENGINE_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             ENGINE_USER],
-            check=True, capture_output=True,
-        )
-        entry = pwd.getpwnam(ENGINE_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    for root, dirs, files in os.walk(path):
-        os.chown(root, uid, gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, gid)
+_engine_user = node_process.engine_user
+_chown_tree = node_process.chown_tree
 
 
 def _read_pid(settings: Settings) -> int | None:
-    pid_file = _pid_file(settings)
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
-def health(url: str, timeout: float = 2.0) -> str | None:
-    """Cluster health colour, or None when nothing answers at ``url``."""
-    try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
-            return str(json.load(resp)["status"])
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
-        return None
+    return node_process.read_pid(_pid_file(settings))
 
 
 def _plugins(url: str) -> tuple[str, ...]:
@@ -277,13 +227,7 @@ def status(settings: Settings) -> EngineStatus:
     )
 
 
-def _put_json(url: str, body: dict[str, object]) -> None:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30):
-        pass
+_put_json = node_process.put_json
 
 
 def _wait_green(settings: Settings) -> None:
@@ -308,15 +252,9 @@ def _wait_green(settings: Settings) -> None:
 
 @contextlib.contextmanager
 def _exclusive(settings: Settings) -> Iterator[None]:
-    """One `up`/`down` at a time per engine home: two concurrent starts would fight over the
-    node lock and the loser would delete the winner's pid file on its way out."""
-    settings.engine_home.mkdir(parents=True, exist_ok=True)
-    with (settings.engine_home / "engine.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """One `up`/`down` at a time per engine home (see :func:`node_process.exclusive`)."""
+    with node_process.exclusive(settings.engine_home / "engine.lock"):
+        yield
 
 
 def up(settings: Settings, report: Report = _quiet, reinstall_plugin: bool = False) -> EngineStatus:
@@ -372,21 +310,10 @@ def down(settings: Settings, report: Report = _quiet, timeout_s: float = 60.0) -
 
 
 def _down(settings: Settings, report: Report = _quiet, timeout_s: float = 60.0) -> bool:
-    pid = _read_pid(settings)
+    pid = node_process.stop_pid(_pid_file(settings), timeout_s)
     if pid is None:
         report("engine not running")
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.5)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    _pid_file(settings).unlink(missing_ok=True)
     report(f"engine stopped (pid {pid})")
     return True
 

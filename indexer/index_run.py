@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from opensearchpy import OpenSearch
 from tqdm import tqdm
 
 from indexer.catalog import RawItem
 from indexer.embedding_cache import EmbeddingCache, embed_cached
 from indexer.embeddings import Embedder
+from indexer.engine_dialect import SearchClient, dialect_of
 from indexer.items import ItemDoc, validate_items
-from indexer.mapping import item_index_body
 from indexer.projection import byte_scale, fit_pca, to_bytes
 from indexer.rejects import Reason, RejectLog, RejectSummary
 from indexer.versioned_load import LoadResult, load_versioned
@@ -111,7 +110,7 @@ def _embed(items: list[ItemDoc], opts: IndexOptions, embedder: Embedder) -> tupl
 
 
 def run_index(
-    client: OpenSearch,
+    client: SearchClient,
     rows: Iterable[RawItem],
     opts: IndexOptions,
     say: Callable[[str], None] = lambda _: None,
@@ -169,7 +168,7 @@ def run_index(
         matrix = to_bytes(matrix, scale)
         meta["byte_scale"] = scale
 
-    body = item_index_body(
+    body = dialect_of(client).item_index_body(
         dim, meta, storage=opts.storage, m=opts.hnsw_m, ef_construction=opts.ef_construction
     )
 

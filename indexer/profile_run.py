@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
 
 from indexer.embedding_cache import EmbeddingCache, embed_cached
 from indexer.embeddings import Embedder
+from indexer.engine_dialect import SearchClient, dialect_of, vector_dim
 from indexer.events import Event, EventReadStats, read_events
-from indexer.mapping import profile_index_body
 from indexer.profiles import ItemInfo, ProfileConfig, build_profile, group_by_user
 from indexer.rejects import RejectLog, RejectSummary
 from indexer.versioned_load import LoadResult, load_versioned
@@ -66,7 +64,7 @@ class ProfileReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _fetch_items(client: OpenSearch, alias: str, ids: list[str]) -> dict[str, ItemInfo]:
+def _fetch_items(client: SearchClient, alias: str, ids: list[str]) -> dict[str, ItemInfo]:
     found: dict[str, ItemInfo] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -85,17 +83,18 @@ def _fetch_items(client: OpenSearch, alias: str, ids: list[str]) -> dict[str, It
     return found
 
 
-def _index_dim(client: OpenSearch, alias: str) -> int | None:
+def _index_dim(client: SearchClient, alias: str) -> int | None:
     mapping = client.indices.get_mapping(index=alias)
     for body in mapping.values():
         field_def = body.get("mappings", {}).get("properties", {}).get("embedding", {})
-        if "dimension" in field_def:
-            return int(field_def["dimension"])
+        dim = vector_dim(field_def)
+        if dim is not None:
+            return dim
     return None
 
 
 def run_profiles(
-    client: OpenSearch, opts: ProfileOptions, say: Callable[[str], None] = lambda _: None
+    client: SearchClient, opts: ProfileOptions, say: Callable[[str], None] = lambda _: None
 ) -> ProfileReport:
     rejects = RejectLog(opts.rejects_path)
     stats = EventReadStats()
@@ -122,7 +121,7 @@ def run_profiles(
     if opts.items_alias:
         try:
             dim = _index_dim(client, opts.items_alias)
-        except NotFoundError:
+        except dialect_of(client).not_found:
             raise ProfileRunError(f"items alias {opts.items_alias!r} does not exist") from None
         wanted = sorted(
             {e.item_id for e in events} | {e.alt_item_id for e in events if e.alt_item_id}
@@ -174,7 +173,7 @@ def run_profiles(
     if not docs:
         raise ProfileRunError("no user has an item with a vector; nothing to publish")
     say(f"{len(docs)} profiles of {len(users)} users")
-    body = profile_index_body(
+    body = dialect_of(client).profile_index_body(
         dim, {"kind": "profiles", "source": str(opts.events), "items_alias": opts.items_alias}
     )
     load = load_versioned(

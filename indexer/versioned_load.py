@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opensearchpy import OpenSearch
-
 from indexer import alias_swap
 from indexer.bulk_writer import vector_json, write_bulk
+from indexer.engine_dialect import SearchClient
 from indexer.rejects import Reason, RejectLog
 
 __all__ = ["LoadResult", "load_versioned"]
@@ -36,7 +35,7 @@ class LoadResult:
 
 
 def load_versioned(
-    client: OpenSearch,
+    client: SearchClient,
     alias: str,
     body: dict[str, Any],
     docs: Iterable[tuple[str, dict[str, Any]]],

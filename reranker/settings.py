@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
     engine_start_timeout_s: float = 180.0
 
+    # --- Elasticsearch (second engine: `--engine elasticsearch`, client-side hook) ------------
+    elasticsearch_url: str = "http://127.0.0.1:9400"
+    elasticsearch_user: str | None = None
+    elasticsearch_password: str | None = None
+    es_version: str = "9.5.4"  # newest integ-test zip Maven Central served when checked
+    es_port: int = 9400  # HTTP port of the local Elasticsearch (transport: +100)
+    es_heap: str = "1g"
+    # The sidecar's POST /v1/search proxy forwards to this engine; unset = the route is off.
+    search_proxy_url: str | None = None
+    search_proxy_window: int = Field(100, ge=1, le=1000)
+
     # --- data ---------------------------------------------------------------------------------
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"  # ../shared/data beside the repo
 

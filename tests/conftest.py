@@ -28,3 +28,25 @@ def engine() -> Iterator[str]:
     finally:
         if os.environ.get("DIVRANK_KEEP_ENGINE") != "1":
             engine_ctl.down(settings)
+
+
+@pytest.fixture(scope="session")
+def es_engine() -> Iterator[str]:
+    """Base URL of a running Elasticsearch (``DIVRANK_ELASTICSEARCH_URL``): reuse or start one.
+
+    Started with ``divrank engine up --engine elasticsearch`` when nothing answers, and stopped
+    at the end unless ``DIVRANK_KEEP_ENGINE=1``.
+    """
+    from indexer import es_engine as es_ctl
+
+    settings = get_settings()
+    url = settings.elasticsearch_url.rstrip("/")
+    if engine_ctl.health(url) is not None:
+        yield url
+        return
+    started = es_ctl.up(settings)
+    try:
+        yield started.url
+    finally:
+        if os.environ.get("DIVRANK_KEEP_ENGINE") != "1":
+            es_ctl.down(settings)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from reranker.app.api import api_router
-from reranker.app.api.routes import demo
+from reranker.app.api.routes import demo, search
 from reranker.app.body_limit import BodyLimitMiddleware
 from reranker.app.errors import install_error_handlers
 from reranker.app.metrics import MetricsMiddleware
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sidecar = state
     app.include_router(api_router)
     app.include_router(demo.router)  # the demo page and its two JSON calls
+    app.include_router(search.router)  # POST /v1/search: off unless DIVRANK_SEARCH_PROXY_URL
     install_error_handlers(app)
     install_openapi(app)
     # add_middleware prepends: metrics is outermost, so the size check's 413s are counted.
