@@ -1,12 +1,19 @@
-"""Fusion weights on disk: safetensors tensors plus JSON metadata, never pickle.
+"""Fusion weights on disk: safetensors tensors plus JSON metadata, or one small JSON; never pickle.
 
-``save_weights(weights, path)`` writes ``path`` (``*.safetensors``: tensors ``values`` and
-``diversity_slope``, float32, one entry per feature) and ``path`` with suffix ``.json``
-(``format``, ``format_version``, ``version``, ``feature_names`` in tensor order). The same
-metadata also sits in the safetensors header, so the tensor file alone is enough to load.
-``load_weights(path)`` matches weights to the ranking core's features by name: unknown names
-are ignored and missing ones weigh 0, each with a note in ``FusionWeights.notes`` (also
-logged). numpy only (``safetensors.numpy``), so serving never imports torch.
+``save_weights(weights, path, metadata=None)``:
+
+- ``*.safetensors``: tensors ``values`` and ``diversity_slope`` (float32, one entry per
+  feature) and, beside it, ``path`` with suffix ``.json`` (``format``, ``format_version``,
+  ``version``, ``feature_names`` in tensor order, optional ``metadata`` such as the training
+  run's settings). The same metadata also sits in the safetensors header, so the tensor file
+  alone is enough to load.
+- ``*.json``: the same metadata with ``values`` and ``diversity_slope`` inline as lists: a
+  dozen numbers, small enough to commit (``reranker/models/``), readable in a review.
+
+``load_weights(path)`` reads either and matches weights to the ranking core's features by
+name: unknown names are ignored and missing ones weigh 0, each with a note in
+``FusionWeights.notes`` (also logged). numpy only (``safetensors.numpy``), so serving never
+imports torch.
 """
 
 from __future__ import annotations
@@ -35,8 +42,13 @@ def metadata_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def save_weights(weights: FusionWeights, path: Path | str) -> Path:
-    """Write the tensors and their JSON metadata; returns the tensor file's path."""
+def save_weights(
+    weights: FusionWeights, path: Path | str, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write the weights (safetensors + JSON, or inline JSON for ``*.json``); returns ``path``.
+
+    ``metadata``: JSON-ready facts about how the weights were made (dataset, seed, scores).
+    """
     target = Path(path)
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -44,7 +56,14 @@ def save_weights(weights: FusionWeights, path: Path | str) -> Path:
         "version": weights.version,
         "feature_names": list(weights.names),
     }
+    if metadata:
+        meta["metadata"] = metadata
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix == ".json":
+        meta["values"] = [float(v) for v in weights.values]
+        meta["diversity_slope"] = [float(v) for v in weights.diversity_slope]
+        target.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return target
     tensors = {
         "values": np.ascontiguousarray(weights.values, dtype=np.float32),
         "diversity_slope": np.ascontiguousarray(weights.diversity_slope, dtype=np.float32),
@@ -56,7 +75,7 @@ def save_weights(weights: FusionWeights, path: Path | str) -> Path:
 
 def _read_metadata(path: Path) -> dict[str, Any]:
     side = metadata_path(path)
-    if side.exists():
+    if path.suffix == ".json" or side.exists():
         try:
             meta = json.loads(side.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -87,10 +106,20 @@ def load_weights(path: Path | str) -> FusionWeights:
     if not source.exists():
         raise FileNotFoundError(f"fusion weights file not found: {source}")
     meta = _read_metadata(source)
-    try:
-        tensors = load_file(str(source))
-    except (SafetensorError, OSError) as exc:
-        raise ValueError(f"{source}: not a readable safetensors file ({exc})") from exc
+    if source.suffix == ".json":
+        tensors = {}
+        for key in _TENSORS:
+            raw = meta.get(key)
+            if not isinstance(raw, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in raw
+            ):
+                raise ValueError(f"{source}: {key!r} must be a list of numbers")
+            tensors[key] = np.asarray(raw, dtype=np.float32)
+    else:
+        try:
+            tensors = load_file(str(source))
+        except (SafetensorError, OSError) as exc:
+            raise ValueError(f"{source}: not a readable safetensors file ({exc})") from exc
     names = tuple(meta["feature_names"])
     arrays = []
     for key in _TENSORS:

@@ -50,6 +50,7 @@ class _LabelCap:
         page: int,
         exempt: Collection[int],
         pressure: FloatArray | None = None,
+        novelty: FloatArray | None = None,
     ) -> None:
         free = vocabulary  # slot for unknown or exempt labels: never counted
         if codes is None:
@@ -68,6 +69,11 @@ class _LabelCap:
         self.scale = np.float32(1.0 / (cap if cap is not None else max(page, 1)))
         self.pressure = pressure if pressure is not None else np.zeros(vocabulary + 1, np.float32)
         self.pressure.fill(0.0)
+        # novelty = 1 for a known label not yet on the page (0 while the page is empty, so the
+        # first pick stays the most relevant); the free slot stays 0.
+        self.novelty = novelty
+        if novelty is not None:
+            novelty.fill(0.0)
 
     def full(self, j: int) -> bool:
         slot = self.slot_list[j]
@@ -93,9 +99,12 @@ class HomogeneityConstraints:
         duplicate_threshold: float | None = None,
         brand_pressure: FloatArray | None = None,
         category_pressure: FloatArray | None = None,
+        brand_novelty: FloatArray | None = None,
+        category_novelty: FloatArray | None = None,
     ) -> None:
-        """``*_pressure``: optional buffers of ``n_* + 1`` floats to keep the pressure tables in
-        (a caller gathering several label tables at once passes views of one array)."""
+        """``*_pressure`` / ``*_novelty``: optional buffers of ``n_* + 1`` floats to keep the
+        pressure and novelty tables in (a caller gathering several label tables at once passes
+        views of one array)."""
         self.n = n
         # label counts are only needed for caps or for the pressure features
         self._count = (
@@ -103,19 +112,31 @@ class HomogeneityConstraints:
             or category_cap is not None
             or brand_pressure is not None
             or category_pressure is not None
+            or brand_novelty is not None
+            or category_novelty is not None
         )
         self.brand: _LabelCap | None = None
         self.category: _LabelCap | None = None
         if self._count:
-            self.brand = _LabelCap(brands, n_brands, n, brand_cap, k, exempt_brands, brand_pressure)
+            self.brand = _LabelCap(
+                brands, n_brands, n, brand_cap, k, exempt_brands, brand_pressure, brand_novelty
+            )
             self.category = _LabelCap(
-                categories, n_categories, n, category_cap, k, exempt_categories, category_pressure
+                categories,
+                n_categories,
+                n,
+                category_cap,
+                k,
+                exempt_categories,
+                category_pressure,
+                category_novelty,
             )
         self.duplicate_threshold = (
             None if duplicate_threshold is None else np.float32(duplicate_threshold)
         )
         self.penalty = np.zeros(n, dtype=np.float32)  # cap tiers; -inf once selected
         self._mask = np.empty(n, dtype=bool)
+        self.size = 0
 
     def apply(self, scores: FloatArray, max_similarity: FloatArray | None, out: FloatArray) -> None:
         """``out = scores + penalties`` (selected: -inf; cap tiers; near-duplicate tier when
@@ -141,11 +162,18 @@ class HomogeneityConstraints:
         Returns True when a cap tier was added (``penalty`` changed beyond entry ``j``).
         """
         self.penalty[j] = -np.inf
+        self.size += 1
         if self.brand is None or self.category is None:
             return False
         capped = False
         for label, tier in ((self.brand, TIER_BRAND), (self.category, TIER_CATEGORY)):
             slot = label.slot_list[j]
+            novelty = label.novelty
+            if novelty is not None:
+                if self.size == 1:  # the page is no longer empty: every known label is new
+                    novelty.fill(1.0)
+                    novelty[label.free] = 0.0
+                novelty[slot] = 0.0  # the free slot is 0 anyway
             if slot == label.free:
                 continue
             count = label.counts[slot] + 1

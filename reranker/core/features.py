@@ -18,6 +18,9 @@ Per step, given the already selected set S (``STEP_FEATURES``), all 0 while S is
 ``calibration``:
 
 - ``redundancy``: ``max(0, max_{j ∈ S} sim(i, j))``, the MMR redundancy.
+- ``similarity_sum``: ``Σ_{j ∈ S} sim(i, j)``, the max-sum-of-distances (MSD) redundancy:
+  it grows with the page, so a fixed weight lets the top slots stay relevant and spreads the
+  lower ones (the sum of distances is ``|S| - similarity_sum``, the same argmax).
 - ``dpp_gain``: ``max(log d_i², -8)`` in [-8, 0], with ``d_i²`` the DPP conditional
   variance of i given S (or its last ``knobs.dpp_window`` items) under the similarity kernel
   (``dpp.IncrementalCholesky``): 0 = brings a brand-new direction, -8 = in S's span.
@@ -27,6 +30,8 @@ Per step, given the already selected set S (``STEP_FEATURES``), all 0 while S is
   query names.
 - ``calibration``: ``KL(p||q̃_S) - KL(p||q̃_{S ∪ {i}})`` (Steck 2018, α = 0.01): > 0 when adding
   i moves the list's category mix toward the user's; 0 without a user mix.
+- ``brand_novelty`` / ``category_novelty``: 1 if i's brand / category is known and not yet on
+  the page (what coverage@k counts), else 0; 0 for labels the query names.
 
 Similarity is cosine of embeddings, or label similarity when the request has none.
 """
@@ -53,6 +58,7 @@ from reranker.core.types import Candidates, FloatArray, Knobs, UserProfile
 __all__ = [
     "DPP_GAIN_FLOOR",
     "FEATURE_NAMES",
+    "LABEL_FEATURES",
     "STATIC_FEATURES",
     "STEP_FEATURES",
     "Rollout",
@@ -73,18 +79,24 @@ STATIC_FEATURES = (
 )
 STEP_FEATURES = (
     "redundancy",
+    "similarity_sum",
     "dpp_gain",
     "near_duplicate",
     "brand_pressure",
     "category_pressure",
     "calibration",
+    "brand_novelty",
+    "category_novelty",
 )
 FEATURE_NAMES = STATIC_FEATURES + STEP_FEATURES
 DPP_GAIN_FLOOR = 8.0
 _GAIN_FLOOR = np.float32(np.exp(-DPP_GAIN_FLOOR))
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
-RED, DPP, DUP, BRAND_P, CAT_P, CAL = (_COL[name] for name in STEP_FEATURES)
+RED, SIM_SUM, DPP, DUP, BRAND_P, CAT_P, CAL, BRAND_NEW, CAT_NEW = (
+    _COL[name] for name in STEP_FEATURES
+)
+LABEL_FEATURES = STEP_FEATURES[STEP_FEATURES.index("brand_pressure") :]
 
 
 def static_features(request: Request, out: FloatArray | None = None) -> FloatArray:
@@ -118,9 +130,9 @@ class SelectionState:
     ``matrix`` is (n, len(FEATURE_NAMES)), Fortran-ordered so each feature column is
     contiguous and is updated in place; ``select(j)`` moves one candidate onto the page.
     ``active`` limits the per-step work to the step features that matter (zero-weight ones
-    stay 0); by default all are computed. The last three columns (brand and category
-    pressure, calibration) are all lookups by label, so they are refreshed by one gather
-    from one table.
+    stay 0); by default all are computed. The last five columns (brand and category
+    pressure, calibration, brand and category novelty) are all lookups by label, so they are
+    refreshed by one gather from one table.
     """
 
     def __init__(self, request: Request, active: Collection[str] | None = None) -> None:
@@ -132,6 +144,7 @@ class SelectionState:
         static_features(request, out=self.matrix[:, : len(STATIC_FEATURES)])
         m = self.matrix
         self._red, self._dup, self._dpp = m[:, RED], m[:, DUP], m[:, DPP]
+        self._sum = m[:, SIM_SUM] if "similarity_sum" in on else None
         self._rows = request.rows
         thr = request.knobs.duplicate_threshold
         self.dup_threshold = np.float32(thr) if "near_duplicate" in on and thr < 1.0 else None
@@ -140,44 +153,53 @@ class SelectionState:
             if "dpp_gain" in on
             else None
         )
-        # one table for the label lookups: [brand pressure | category pressure | calibration]
+        # one table for the label lookups:
+        # [brand pressure | category pressure | calibration | brand novelty | category novelty]
         user = request.user
         mix = user.category_affinity if user is not None else {}
         calibrate = (
             "calibration" in on and c.categories is not None and any(v > 0 for v in mix.values())
         )
+        novel = bool({"brand_novelty", "category_novelty"} & on)
         nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
         ncal = CalibrationState.n_slots(c.category_names, mix) if calibrate else 1
-        self._table = np.zeros(nb + nc + ncal, dtype=np.float32)
+        offsets = np.cumsum([0, nb, nc, ncal, nb, nc])
+        self._table = np.zeros(int(offsets[-1]), dtype=np.float32)
+        views = [self._table[offsets[i] : offsets[i + 1]] for i in range(5)]
         self.constraints = request.constraints(
-            brand_pressure=self._table[:nb], category_pressure=self._table[nb : nb + nc]
+            brand_pressure=views[0],
+            category_pressure=views[1],
+            brand_novelty=views[3] if novel else None,
+            category_novelty=views[4] if novel else None,
         )
         self._calibration = None
         if calibrate:
             assert c.categories is not None
             self._calibration = CalibrationState(
-                c.categories, c.category_names, mix, table=self._table[nb + nc :]
+                c.categories, c.category_names, mix, table=views[2]
             )
             cal_slots = self._calibration.slots
         else:
             cal_slots = np.zeros(n, dtype=np.intp)
-        self._gather = bool({"brand_pressure", "category_pressure"} & on) or calibrate
+        self._gather = bool({"brand_pressure", "category_pressure"} & on) or calibrate or novel
         brand, category = self.constraints.brand, self.constraints.category
         assert brand is not None and category is not None
         self._slots = np.concatenate(
             (
                 brand.slots,
-                category.slots + nb,
-                cal_slots + (nb + nc),
+                category.slots + offsets[1],
+                cal_slots + offsets[2],
+                brand.slots + offsets[3],
+                category.slots + offsets[4],
             )
         )
-        # the three label columns are adjacent: one contiguous block of 3n floats
-        self._label_block = self.matrix[:, BRAND_P : CAL + 1].T.reshape(-1)  # a view
+        # the label columns are adjacent: one contiguous block of 5n floats
+        self._label_block = self.matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1)  # a view
         if calibrate:
             np.take(self._table, self._slots, out=self._label_block)
         self._row = np.empty(n, dtype=np.float32)
         self._track_similarity = bool(
-            {"redundancy", "near_duplicate", "dpp_gain"} & on
+            {"redundancy", "similarity_sum", "near_duplicate", "dpp_gain"} & on
             or self.constraints.duplicate_threshold is not None
         )
         self.size = 0
@@ -199,6 +221,8 @@ class SelectionState:
             row = self._rows.row(j, self._row)
             red = self._red
             np.maximum(red, row, out=red)
+            if self._sum is not None:
+                np.add(self._sum, row, out=self._sum)
             if self.dup_threshold is not None:
                 np.greater(red, self.dup_threshold, out=self._dup)
             chol = self._chol

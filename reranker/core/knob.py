@@ -15,23 +15,31 @@ near-duplicates         cosine above t(d) = 1 - (1 - threshold)·min(1, d / 0.25
                         at d = 0 nothing, at tiny d only exact copies, from d = 0.25 the threshold.
 caps (when not given)   none below d = 0.5; from there per brand max(2, ⌈k(1.5 - d)/2⌉) and
                         per category max(3, ⌈k(1.5 - d)/1.5⌉) (k = 10, d = 1: 3 and 4).
-fusion                  each weight is ``values + d·diversity_slope`` (see ``weights.py``).
+fusion                  each weight is ``values + g(d)·diversity_slope`` with g(d) = d^1.5
+                        (see ``weights.py``): the tuned slopes are strong (at g = 1 the page is
+                        nearly all diversity), so g spends more of the knob's travel where
+                        relevance is still high, the range shoppers use.
 ======================  ==========================================================================
 """
 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "CAPS_FROM",
     "DEDUP_RAMP",
     "DPP_THETA_MIN",
+    "FUSION_KNOB_POWER",
     "MMR_GAMMA_MAX",
     "brand_cap",
     "category_cap",
     "dpp_theta",
     "duplicate_threshold",
+    "fusion_knob",
     "mmr_gamma",
 ]
 
@@ -39,6 +47,15 @@ MMR_GAMMA_MAX = 0.7
 DPP_THETA_MIN = 0.4
 DEDUP_RAMP = 0.25
 CAPS_FROM = 0.5
+FUSION_KNOB_POWER = 1.5  # chosen on the Home Depot validation frontier among 1, 1.5 and 2
+
+
+def fusion_knob(diversity: T) -> T:
+    """How far along its slopes the fusion is at knob ``diversity`` (0 -> 0, 1 -> 1).
+
+    Works on floats and on arrays/tensors alike (the trainer applies it to a batch).
+    """
+    return diversity**FUSION_KNOB_POWER  # type: ignore[no-any-return, operator]
 
 
 def mmr_gamma(diversity: float) -> float:

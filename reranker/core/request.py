@@ -134,8 +134,11 @@ class Request:
         self,
         brand_pressure: FloatArray | None = None,
         category_pressure: FloatArray | None = None,
+        brand_novelty: FloatArray | None = None,
+        category_novelty: FloatArray | None = None,
     ) -> HomogeneityConstraints:
-        """A fresh constraint state for one greedy run (optionally with pressure buffers)."""
+        """A fresh constraint state for one greedy run (optionally with pressure and novelty
+        buffers, see ``caps.HomogeneityConstraints``)."""
         c = self.candidates
         # near-duplicates need vectors: same brand and category is not "the same item".
         dup = self.duplicate_threshold if c.embeddings is not None else None
@@ -153,6 +156,8 @@ class Request:
             duplicate_threshold=dup,
             brand_pressure=brand_pressure,
             category_pressure=category_pressure,
+            brand_novelty=brand_novelty,
+            category_novelty=category_novelty,
         )
 
 

@@ -1,9 +1,11 @@
 """Fusion weights: one linear weight per feature, moved by the diversity knob.
 
-The weight of feature f at knob d is ``values[f] + d·diversity_slope[f]``: ``values`` are the
-weights at d = 0 (relevance and personalisation only), ``values + diversity_slope`` those at
-d = 1. Both vectors are learned by the trainer (``reranker/model_io.py`` stores them as
-safetensors with the feature names in JSON) and matched to ``FEATURE_NAMES`` by name, so
+The weight of feature f at knob d is ``values[f] + g(d)·diversity_slope[f]`` with
+``g = knob.fusion_knob`` (d^1.5: more of the knob's travel where relevance is high):
+``values`` are the weights at d = 0 (relevance and personalisation only),
+``values + diversity_slope`` those at d = 1. Both vectors are learned by the trainer or
+tuned (``reranker/model_io.py`` stores them as safetensors or one small JSON, with the
+feature names in JSON) and matched to ``FEATURE_NAMES`` by name, so
 weights trained where some feature did not exist still load: unknown names are ignored and
 missing ones weigh 0, each with a note in ``notes``.
 """
@@ -16,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reranker.core.features import FEATURE_NAMES, STATIC_FEATURES
+from reranker.core.knob import fusion_knob
 from reranker.core.types import FloatArray
 
-__all__ = ["DEFAULT_WEIGHTS", "FusionWeights"]
+__all__ = ["DEFAULT_WEIGHTS", "HAND_SET_WEIGHTS", "FusionWeights"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class FusionWeights:
 
     def effective(self, diversity: float) -> FloatArray:
         """Weights at knob ``diversity``, in ``FEATURE_NAMES`` order (a fresh array)."""
-        out = self._canonical[1] * np.float32(diversity)
+        out = self._canonical[1] * np.float32(fusion_knob(float(diversity)))
         out += self._canonical[0]
         return out
 
@@ -94,10 +97,52 @@ class FusionWeights:
         return out
 
 
-# Hand-set until the trainer learns them (see the module docstring for the mapping). At d = 0
-# only relevance and personalisation count, so without a user the engine order comes back;
-# at d = 1 relevance still holds the largest single weight.
+# At d = 0 only relevance and personalisation count (every per-step feature weighs 0 there),
+# so without a user the engine order comes back exactly. The diversity slopes were tuned on the
+# Home Depot validation split (``divrank tune --mode direct``, see reports/homedepot-hybrid.md
+# and reranker/models/homedepot-tuned.json): the MSD similarity sum and label novelty carry
+# most of the diversity, the MMR redundancy and DPP gain refine it, and relevance keeps a small
+# weight at d = 1 so the knob sweeps the whole useful range. Personalisation, calibration and
+# over-personalisation weights are the hand-set ones (Home Depot has no users to tune them on).
 DEFAULT_WEIGHTS = FusionWeights.from_mapping(
+    {
+        "relevance": 1.0,
+        "interest_sim": 0.35,
+        "category_affinity": 0.15,
+        "brand_affinity": 0.1,
+        "centroid_sim": 0.0,
+        "centroid_excess": 0.0,
+        "redundancy": 0.0,
+        "similarity_sum": 0.0,
+        "dpp_gain": 0.0,
+        "near_duplicate": 0.0,
+        "brand_pressure": 0.0,
+        "category_pressure": 0.0,
+        "calibration": 0.0,
+        "brand_novelty": 0.0,
+        "category_novelty": 0.0,
+    },
+    {
+        "relevance": 0.15 - 1.0,
+        "interest_sim": -0.15,
+        "category_affinity": -0.05,
+        "brand_affinity": -0.05,
+        "centroid_excess": -0.3,
+        "redundancy": -0.412,
+        "similarity_sum": -0.427,
+        "dpp_gain": 0.064,
+        "near_duplicate": -1.0,
+        "brand_pressure": -0.162,
+        "category_pressure": -0.189,
+        "calibration": 0.1,
+        "brand_novelty": 0.187,
+        "category_novelty": 0.523,
+    },
+    version="default-2",
+)
+
+# The hand-set weights shipped before tuning (version default-1), kept for comparison.
+HAND_SET_WEIGHTS = FusionWeights.from_mapping(
     {
         "relevance": 1.0,
         "interest_sim": 0.35,

@@ -160,20 +160,27 @@ def train_command(
     dataset: Dataset = "homedepot",
     retrieval: Retrieval = None,
     data_dir: DataDir = DEFAULT_DATA,
-    out: Annotated[Path | None, typer.Option(help="safetensors path")] = None,
+    out: Annotated[Path | None, typer.Option(help="*.safetensors or small *.json path")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 15,
-    lr: Annotated[float, typer.Option(min=0.0)] = 0.03,
+    lr: Annotated[float, typer.Option(min=0.0)] = 0.005,
     lam: Annotated[float, typer.Option(help="λ, weight of L_hom")] = 1.0,
     mu: Annotated[float, typer.Option(help="μ, weight of the diversity term")] = 0.5,
     params: Annotated[Path | None, typer.Option(help="JSON of loss params (from tune)")] = None,
     train_limit: Annotated[int, typer.Option(help="training lists (0 = all)")] = 2000,
     valid_limit: Annotated[int, typer.Option(help="validation lists (0 = all)")] = 300,
     log_dir: Annotated[Path | None, typer.Option(help="TensorBoard/CSV log folder")] = None,
+    init: Annotated[Path | None, typer.Option(help="start from these weights")] = None,
+    select_by: Annotated[
+        str, typer.Option(help="epoch choice: frontier (validation sweep) or loss")
+    ] = "frontier",
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) and save safetensors + JSON."""
+    """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) on the training split, choose
+    the epoch on the validation split, and save them (safetensors + JSON, or one JSON)."""
+    if select_by not in ("frontier", "loss"):
+        _fail(f"--select-by must be frontier or loss, got {select_by!r}")
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
         from reranker.evaluation.profiles import profile_from_history
@@ -188,16 +195,25 @@ def train_command(
         train_eps = sample(eps, "train", train_limit or None, seed)
         valid_eps = sample(eps, "valid", valid_limit or None, seed)
         train_ctx, _ = build_contexts(train_eps, ctx["table"], profile_from_history)
-        valid_ctx, _ = build_contexts(valid_eps, ctx["table"], profile_from_history)
+        valid_ctx, valid_metrics = build_contexts(valid_eps, ctx["table"], profile_from_history)
         runs = log_dir or DEFAULT_REPORTS / "runs" / f"train-{dataset}-{ctx['retrieval']}"
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, loss=loss, log_dir=runs)
         version = f"{dataset}-{ctx['retrieval']}-seed{seed}"
+        start = _load_weights(init)
+        select = None
+        if select_by == "frontier":
+            from reranker.training import frontier_scorer
+
+            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], _tune_baselines())
         _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
-        result = train(train_ctx, valid_ctx, eps.shallow, cfg, version=version, progress=_say)
+        result = train(train_ctx, valid_ctx, eps.shallow, cfg,
+                       **({"init": start} if start is not None else {}),
+                       version=version, progress=_say, select=select)  # fmt: skip
         target = out or ctx["settings"].cache_dir / "models" / f"fusion-{dataset}.safetensors"
         _save(target, result.weights, {
             "dataset": dataset, "retrieval": ctx["retrieval"], "seed": seed,
             "best_epoch": result.best_epoch, "loss": loss.__dict__, "lr": lr,
+            "select_by": select_by,
             "train_lists": len(train_ctx), "valid_lists": len(valid_ctx),
         })  # fmt: skip
     except _FAILURES as exc:
@@ -215,37 +231,63 @@ def tune_command(
     cov_floor: Annotated[float, typer.Option(help="coverage@10 gain floor")] = 0.40,
     train_limit: Annotated[int, typer.Option()] = 600,
     valid_limit: Annotated[int, typer.Option()] = 200,
-    out: Annotated[Path | None, typer.Option(help="best weights (safetensors)")] = None,
+    out: Annotated[Path | None, typer.Option(help="best weights (*.safetensors or *.json)")] = None,
+    mode: Annotated[str, typer.Option(help="direct (weights) or train (loss params)")] = "direct",
+    init: Annotated[Path | None, typer.Option(help="base weights (direct mode)")] = None,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """optuna over λ, μ, term weights and the knob coupling; relevance under a diversity floor."""
+    """optuna on the validation split: the fusion's diversity weights against the baselines'
+    frontier (``--mode direct``), or the trainer's λ, μ, term weights and knob coupling
+    (``--mode train``)."""
+    if mode not in ("direct", "train"):
+        _fail(f"--mode must be direct or train, got {mode!r}")
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
         from reranker.evaluation.profiles import profile_from_history
         from reranker.evaluation.runner import sample
         from reranker.evaluation.sweep import build_contexts
-        from reranker.training import tune
+        from reranker.training import tune, tune_weights
 
         eps = ctx["episodes"]
-        train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
-                                      profile_from_history)  # fmt: skip
         valid_ctx, valid_metrics = build_contexts(sample(eps, "valid", valid_limit, seed),
                                                   ctx["table"], profile_from_history)  # fmt: skip
-        result = tune(train_ctx, valid_ctx, valid_metrics, ctx["table"], eps.shallow,
-                      trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,
-                      cov_floor=cov_floor, say=_say)  # fmt: skip
-        target = out or ctx["settings"].cache_dir / "models" / f"tuned-{dataset}.safetensors"
+        if mode == "direct":
+            base = _load_weights(init)
+            result = tune_weights(valid_ctx, valid_metrics, ctx["table"], _tune_baselines(),
+                                  trials=trials, seed=seed, say=_say,
+                                  **({"base": base} if base is not None else {}))  # fmt: skip
+        else:
+            train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
+                                          profile_from_history)  # fmt: skip
+            result = tune(train_ctx, valid_ctx, valid_metrics, ctx["table"], eps.shallow,
+                          trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,
+                          cov_floor=cov_floor, say=_say)  # fmt: skip
+        target = out or ctx["settings"].cache_dir / "models" / f"tuned-{dataset}.json"
         _save(target, result.weights, {"dataset": dataset, "retrieval": ctx["retrieval"],
-                                       "seed": seed, "tune": result.best_params,
-                                       "objective": result.best_value})  # fmt: skip
-        params_path = target.with_suffix(".params.json")
+                                       "seed": seed, "mode": mode, "tune": result.best_params,
+                                       "objective": result.best_value,
+                                       "valid_lists": len(valid_ctx)})  # fmt: skip
+        params_path = target.with_name(target.stem + ".params.json")
         params_path.write_text(json.dumps(result.best_params, indent=1), encoding="utf-8")
     except _FAILURES as exc:
         _fail(_describe(exc))
     typer.echo(f"best valid objective {result.best_value:.4f} after {result.trials} trials; "
           f"wrote {target} and {params_path}")  # fmt: skip
+
+
+def _tune_baselines() -> list[Any]:
+    """What the fusion's validation frontier is measured against (tune and train)."""
+    from reranker.evaluation.strategies import CoreStrategy, PyversityStrategy
+
+    return [
+        CoreStrategy("mmr", "mmr"),
+        CoreStrategy("dpp", "dpp"),
+        PyversityStrategy("pyversity-mmr", "mmr"),
+        PyversityStrategy("pyversity-dpp", "dpp"),
+        PyversityStrategy("pyversity-msd", "msd"),
+    ]
 
 
 def _loss_params(path: Path) -> dict[str, float]:
@@ -265,7 +307,7 @@ def _save(path: Path, weights: Any, metadata: dict[str, Any]) -> None:
         ) from None
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    model_io.save_weights(path, weights, metadata=metadata)
+    model_io.save_weights(weights, path, metadata=metadata)
 
 
 def register(app: typer.Typer) -> None:

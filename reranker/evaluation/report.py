@@ -19,8 +19,10 @@ __all__ = [
     "RELEVANCE_ONLY",
     "FrontierGap",
     "TargetCheck",
+    "best_x_at",
     "check_targets",
     "frontier_gaps",
+    "upper_frontier",
     "write_markdown",
     "write_plot",
 ]
@@ -123,7 +125,7 @@ def check_targets(valid: Sequence[SweepPoint], test: Sequence[SweepPoint]) -> li
     return out
 
 
-def _upper_frontier(points: Sequence[SweepPoint], x: str) -> list[tuple[float, float]]:
+def upper_frontier(points: Sequence[SweepPoint], x: str) -> list[tuple[float, float]]:
     """(ndcg, x) Pareto points: no other point has both more NDCG and more x."""
     pairs = sorted(((p.metrics["ndcg@10"], p.metrics[x]) for p in points), reverse=True)
     front: list[tuple[float, float]] = []
@@ -133,7 +135,7 @@ def _upper_frontier(points: Sequence[SweepPoint], x: str) -> list[tuple[float, f
     return front
 
 
-def _best_x_at(front: list[tuple[float, float]], ndcg: float) -> float | None:
+def best_x_at(front: list[tuple[float, float]], ndcg: float) -> float | None:
     """Most x the frontier offers at NDCG >= ``ndcg``, interpolating between its points."""
     if not front or ndcg > front[0][0]:
         return None
@@ -150,7 +152,7 @@ def frontier_gaps(
     points: Sequence[SweepPoint], ours: str, baselines: Sequence[str], x: str = "ild@10"
 ) -> list[FrontierGap]:
     """Is our curve at or above each baseline's, point by point of the baseline?"""
-    front = _upper_frontier([p for p in points if p.strategy == ours], x)
+    front = upper_frontier([p for p in points if p.strategy == ours], x)
     gaps = []
     for name in baselines:
         theirs = [p for p in points if p.strategy == name]
@@ -158,7 +160,7 @@ def frontier_gaps(
             continue
         reached, below, worst, unreachable = 0, 0, -math.inf, 0
         for p in theirs:
-            best = _best_x_at(front, p.metrics["ndcg@10"])
+            best = best_x_at(front, p.metrics["ndcg@10"])
             if best is None:
                 unreachable += 1
                 continue

@@ -1,7 +1,7 @@
 """The training objective: listwise relevance over the greedy steps + the seed's homogeneity terms.
 
 At step t of list b the model scores the remaining candidates ``s = x @ w(d)`` with
-``w(d) = values + d·slope`` (exactly the served fusion) and ``p = softmax(s)``:
+``w(d) = values + fusion_knob(d)·slope`` (exactly the served fusion) and ``p = softmax(s)``:
 
 - ``L_rel``: ListNet-style cross-entropy between the relevance target (``2^gain - 1`` over the
   remaining candidates, judged ones only with shallow labels) and ``softmax(s)`` over the same
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from reranker.core.features import FEATURE_NAMES
+from reranker.core.knob import fusion_knob
 
 __all__ = ["LossConfig", "LossParts", "fusion_loss"]
 
@@ -60,7 +61,8 @@ def fusion_loss(
     cfg: LossConfig,
 ) -> LossParts:
     """Mean loss over the (list, step) pairs; steps with nothing relevant left skip L_rel."""
-    w = values[None, :] + diversity[:, None] * slope[None, :]  # (B, F)
+    # exactly the served mapping: w(d) = values + fusion_knob(d)·slope
+    w = values[None, :] + fusion_knob(diversity)[:, None] * slope[None, :]  # (B, F)
     scores = torch.einsum("btnf,bf->btn", features, w)
     neg_inf = torch.finfo(scores.dtype).min
     live = available.any(dim=-1)  # (B, T) steps that exist

@@ -17,7 +17,7 @@ def test_roundtrip(tmp_path: Path) -> None:
     path = save_weights(DEFAULT_WEIGHTS, tmp_path / "w" / "fusion.safetensors")
     meta = json.loads(metadata_path(path).read_text())
     assert meta["feature_names"] == list(DEFAULT_WEIGHTS.names)
-    assert meta["version"] == "default-1"
+    assert meta["version"] == DEFAULT_WEIGHTS.version
     loaded = load_weights(path)
     assert loaded.version == DEFAULT_WEIGHTS.version
     for d in (0.0, 0.3, 1.0):
@@ -87,3 +87,22 @@ def test_weights_reject_non_finite_and_mismatched_lengths() -> None:
 def test_pickle_is_never_used(tmp_path: Path) -> None:
     path = save_weights(DEFAULT_WEIGHTS, tmp_path / "w.safetensors")
     assert path.read_bytes()[8:9] == b"{"  # a safetensors JSON header, not a pickle stream
+
+
+def test_json_weights_roundtrip_with_metadata(tmp_path: Path) -> None:
+    """The small committed form: one JSON with the numbers inline, plus how they were made."""
+    path = save_weights(DEFAULT_WEIGHTS, tmp_path / "fusion.json", metadata={"seed": 3})
+    raw = json.loads(path.read_text())
+    assert raw["metadata"] == {"seed": 3} and len(raw["values"]) == len(DEFAULT_WEIGHTS.names)
+    loaded = load_weights(path)
+    for d in (0.0, 0.5, 1.0):
+        np.testing.assert_array_equal(loaded.effective(d), DEFAULT_WEIGHTS.effective(d))
+    raw["values"][0] = "heavy"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="'values' must be a list of numbers"):
+        load_weights(path)
+
+
+def test_safetensors_metadata_is_kept(tmp_path: Path) -> None:
+    path = save_weights(DEFAULT_WEIGHTS, tmp_path / "w.safetensors", metadata={"best_epoch": 2})
+    assert json.loads(metadata_path(path).read_text())["metadata"] == {"best_epoch": 2}

@@ -87,3 +87,65 @@ def test_floor_objective_prefers_feasible_relevance() -> None:
     assert floor_objective(points, 0.30, 0.40) == pytest.approx(0.58)
     # nothing feasible: best NDCG minus the missing diversity, below any feasible value
     assert floor_objective(points[:1], 0.30, 0.40) < 0.6
+
+
+def test_step_features_stay_pinned_to_zero_at_diversity_zero() -> None:
+    """The knob alone scales the diversity terms: training must not move them at d = 0."""
+    from reranker.core.features import STEP_FEATURES
+
+    rng = np.random.default_rng(1)
+    lists = [_context(rng, f"q{i}") for i in range(20)]
+    cfg = TrainConfig(epochs=2, batch=8, seed=0, lr=0.05)
+    result = train(lists[:14], lists[14:], shallow=False, cfg=cfg)
+    at0 = result.weights.effective(0.0)
+    for name in STEP_FEATURES:
+        assert at0[COL[name]] == 0.0
+
+
+def test_selection_by_validation_score_never_returns_worse_than_the_start() -> None:
+    from reranker.core.weights import DEFAULT_WEIGHTS
+
+    rng = np.random.default_rng(2)
+    lists = [_context(rng, f"q{i}") for i in range(20)]
+    start = DEFAULT_WEIGHTS.effective(1.0)
+
+    def score(weights: object) -> float:  # prefers the initial weights over any change
+        return -float(np.abs(weights.effective(1.0) - start).sum())  # type: ignore[attr-defined]
+
+    cfg = TrainConfig(epochs=2, batch=8, seed=0, lr=0.05)
+    result = train(lists[:14], lists[14:], shallow=False, cfg=cfg, select=score)
+    assert result.best_epoch == -1
+    np.testing.assert_allclose(result.weights.effective(1.0), start, atol=1e-6)
+
+
+def test_frontier_score_rewards_beating_the_baseline() -> None:
+    from reranker.training import frontier_score, target_score
+
+    def p(name: str, d: float, ndcg: float, ild: float, cov: float) -> SweepPoint:
+        m = {"ndcg@10": ndcg, "ild@10": ild, "brand_cov@10": cov, "cat_cov@10": cov}
+        return SweepPoint(name, d, m, 0.0, 0.0, 1)
+
+    ref = p("ours", 0.0, 0.4, 0.4, 4.0)
+    ours = [ref, p("ours", 1.0, 0.3, 0.8, 8.0)]
+    base = [p("mmr", 0.5, 0.35, 0.5, 5.0)]
+    # at NDCG 0.35 our curve interpolates to ILD 0.6 and coverage 6: margins 0.1/0.4 and 1/4
+    assert frontier_score(ours, base, ref) == pytest.approx(0.25 + 0.5 * 0.25 * 2, rel=1e-6)
+    worse = [p("mmr", 0.5, 0.35, 0.7, 6.0)]  # ILD shortfall 0.1/0.4, penalised 4x on top
+    assert frontier_score(ours, worse, ref) == pytest.approx(-0.25 - 4 * 0.25, rel=1e-6)
+    assert target_score(ours, ref) == 0.0  # the only point keeping 97% NDCG adds nothing
+
+
+def test_direct_tuning_parameters_keep_the_engine_order_at_zero() -> None:
+    from reranker.core.features import STEP_FEATURES
+    from reranker.core.weights import DEFAULT_WEIGHTS
+    from reranker.training import weights_from_params
+
+    w = weights_from_params({"similarity_sum": 0.4, "brand_novelty": 0.2, "relevance_at_one": 0.3})
+    at0, at1 = w.effective(0.0), w.effective(1.0)
+    assert all(at0[COL[name]] == 0.0 for name in STEP_FEATURES)
+    assert at1[COL["similarity_sum"]] == pytest.approx(-0.4)
+    assert at1[COL["brand_novelty"]] == pytest.approx(0.2)
+    assert at1[COL["relevance"]] == pytest.approx(0.3)
+    # untouched terms keep the base's weights
+    base = DEFAULT_WEIGHTS.effective(1.0)
+    assert at1[COL["calibration"]] == pytest.approx(base[COL["calibration"]])
