@@ -144,14 +144,15 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[st
     fmt = fmt or detect_format(path)
     if not path.exists():
         raise CatalogError(f"catalog {path} does not exist")
-    if fmt == "jsonl":
-        yield from _read_jsonl(path)
-    elif fmt == "csv":
-        yield from _read_csv(path)
-    elif fmt == "parquet":
-        yield from _read_parquet(path)
-    else:
+    readers = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
+    if fmt not in readers:
         raise CatalogError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    line = 0
+    try:
+        for line, row in readers[fmt](path):
+            yield line, row
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not UTF-8 text after line {line}") from None
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

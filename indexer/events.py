@@ -177,6 +177,17 @@ def _detect(path: Path) -> str:
     return "jsonl"
 
 
+def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines; a file that is not UTF-8 is one clear error naming file and line."""
+    number = 0
+    with path.open(encoding="utf-8") as fh:
+        try:
+            for number, line in enumerate(fh, start=1):
+                yield number, line
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text after line {number}") from None
+
+
 def read_events(
     path: Path, rejects: RejectLog, fmt: str = "auto", stats: EventReadStats | None = None
 ) -> Iterator[Event]:
@@ -189,48 +200,49 @@ def read_events(
             fmt = _detect(path)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}:1: not valid JSON ({exc.msg})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
     if fmt not in ("jsonl", "ubi"):
         raise ValueError(f"events format {fmt!r}: use auto, jsonl or ubi")
     target_index: str | None = None  # from the preceding bulk action line
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            stats.lines += 1
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rejects.add(number, None, Reason.BAD_EVENT, f"not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(doc, dict):
-                rejects.add(number, None, Reason.BAD_EVENT, "expected a JSON object")
-                continue
-            if fmt == "ubi" and len(doc) == 1 and next(iter(doc)) in ("index", "create"):
-                action = next(iter(doc.values())) or {}
-                target_index = str(action.get("_index", "")) if isinstance(action, dict) else ""
-                continue
-            if fmt == "ubi":
-                if target_index is not None and target_index and "events" not in target_index:
-                    stats.skipped["ubi_queries"] += 1
-                    if _str(doc.get("query_id")) and _str(doc.get("user_query")):
-                        stats.query_texts[_str(doc["query_id"])] = _str(doc["user_query"])
-                    target_index = None
-                    continue
+    for number, line in _utf8_lines(path):
+        if not line.strip():
+            continue
+        stats.lines += 1
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rejects.add(number, None, Reason.BAD_EVENT, f"not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(doc, dict):
+            rejects.add(number, None, Reason.BAD_EVENT, "expected a JSON object")
+            continue
+        if fmt == "ubi" and len(doc) == 1 and next(iter(doc)) in ("index", "create"):
+            action = next(iter(doc.values())) or {}
+            target_index = str(action.get("_index", "")) if isinstance(action, dict) else ""
+            continue
+        if fmt == "ubi":
+            if target_index is not None and target_index and "events" not in target_index:
+                stats.skipped["ubi_queries"] += 1
+                if _str(doc.get("query_id")) and _str(doc.get("user_query")):
+                    stats.query_texts[_str(doc["query_id"])] = _str(doc["user_query"])
                 target_index = None
-                try:
-                    result = _ubi(doc, stats)
-                except ValueError as exc:
-                    rejects.add(number, None, Reason.BAD_EVENT, str(exc))
-                    continue
-                if isinstance(result, str):
-                    stats.skipped[result] += 1
-                    continue
-                event = result
-            else:
-                try:
-                    event = _ours(doc)
-                except ValueError as exc:
-                    rejects.add(number, doc.get("item_id"), Reason.BAD_EVENT, str(exc))
-                    continue
-            stats.events += 1
-            yield event
+                continue
+            target_index = None
+            try:
+                result = _ubi(doc, stats)
+            except ValueError as exc:
+                rejects.add(number, None, Reason.BAD_EVENT, str(exc))
+                continue
+            if isinstance(result, str):
+                stats.skipped[result] += 1
+                continue
+            event = result
+        else:
+            try:
+                event = _ours(doc)
+            except ValueError as exc:
+                rejects.add(number, doc.get("item_id"), Reason.BAD_EVENT, str(exc))
+                continue
+        stats.events += 1
+        yield event
