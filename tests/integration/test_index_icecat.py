@@ -128,7 +128,10 @@ def test_knn_matches_brute_force_through_the_hnsw_graph(
             "query": {"knn": {"embedding": {"vector": matrix[q].tolist(), "k": 10}}},
         }
         got = [h["_id"] for h in client.search(index=alias, body=body)["hits"]["hits"]]
-        assert got[0] == ids[q]  # an item is its own nearest neighbour
+        # An item is its own nearest neighbour, up to exact duplicates (the catalog has items
+        # with identical text, hence identical vectors, whose order in a tie is arbitrary).
+        top = ids.index(got[0])
+        assert got[0] == ids[q] or float(matrix[top] @ matrix[q]) > 1 - 1e-6
         overlap.append(len(set(got) & {ids[i] for i in expected}) / 10)
     assert np.mean(overlap) >= 0.95, overlap
     # The plugin counted the queries, the query is the Lucene HNSW k-NN query, and the

@@ -38,11 +38,26 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def fuzzed_sidecar(launch_sidecar: Callable[..., Any]) -> Iterator[str]:
-    """A real ``divrank serve`` (uvicorn + the whole middleware stack) on a free port."""
-    side = launch_sidecar()
-    yield side.url
-    side.stop()
+def fuzzed_sidecar(
+    launch_sidecar: Callable[..., Any], catalog: Any, engine: str
+) -> Iterator[str]:
+    """A real ``divrank serve`` (uvicorn + the whole middleware stack) on a free port.
+
+    Its demo routes search the test catalog through a pipeline of their own: on a fresh engine
+    the default demo alias and pipeline do not exist and /demo/search answers its documented
+    503 ("index the catalog first"), which is not what this fuzzing is about.
+    """
+    name = f"{catalog.prefix}-demo-pipe"
+    side = launch_sidecar(
+        env={"DIVRANK_DEMO_ALIAS": catalog.index, "DIVRANK_DEMO_PIPELINE": name}
+    )
+    client = OpenSearch(engine)
+    pipeline.install(client, pipeline.PipelineConfig(name=name, sidecar_url=side.url))
+    try:
+        yield side.url
+    finally:
+        side.stop()
+        pipeline.delete(client, name)
 
 
 @pytest.fixture(scope="module")
