@@ -78,11 +78,14 @@ class CalibrationState:
         slot[tracked] = np.arange(c)
         slot[-1] = c + 1
         self.slots = slot[codes]
+        self.slot_list: list[int] = self.slots.tolist()  # scalar reads in Python are cheaper
         self.counts = [0.0] * c
         self.size = 0
         # empty list: q̃ = αp, so every tracked term is p·log(1/α)
         self.kl = (1.0 - outside) * log_inv_alpha + self._outside_kl
         self._table = table if table is not None else np.zeros(c + 2, dtype=np.float32)
+        self._head = self._table[:-2]  # the tracked categories' slots
+        self._n_tracked = c
         self._gain = [0.0] * c
         self._kl_base = 0.0
         self._refresh()
@@ -95,29 +98,33 @@ class CalibrationState:
     def _refresh(self) -> None:
         # KL after adding one item of each tracked category c: with the new size, x = q̃
         # without the item, and the item adds step = (1 - α)/(size + 1) to x_c, so
-        # KL_c = KL_base - p_c·log(1 + step/x_c).
+        # KL_c = KL_base - p_c·log(1 + step/x_c). Called once per greedy step: plain floats
+        # over the (few) tracked categories, then two writes into the gain table.
         step = (1.0 - self.alpha) / (self.size + 1)
         kl_base = self._plogp + self._outside_kl
         log, log1p = math.log, math.log1p
         gain = self._gain
-        for i, (p, n, ap) in enumerate(zip(self.p, self.counts, self._alpha_p, strict=True)):
-            x = n * step + ap
-            kl_base -= p * log(x)
-            gain[i] = p * log1p(step / x)
+        p, counts, alpha_p = self.p, self.counts, self._alpha_p
+        for i in range(len(gain)):
+            pi = p[i]
+            x = counts[i] * step + alpha_p[i]
+            kl_base -= pi * log(x)
+            gain[i] = pi * log1p(step / x)
         self._kl_base = kl_base
         change = self.kl - kl_base
-        self._table[:-2] = gain
-        self._table[:-2] += change
+        head = self._head
+        head[...] = gain
+        head += change
         self._table[-2] = change
 
     def gains(self, out: FloatArray) -> FloatArray:
         """Fill ``out`` with ``KL(S) - KL(S ∪ {i})`` for every candidate."""
-        return np.take(self._table, self.slots, out=out)
+        return self._table.take(self.slots, out=out, mode="clip")  # slots are in range
 
     def add(self, j: int) -> None:
         """Record candidate ``j`` as selected."""
-        slot = int(self.slots[j])
-        c = len(self.counts)
+        slot = self.slot_list[j]
+        c = self._n_tracked
         if slot == c + 1:
             return
         if slot < c:

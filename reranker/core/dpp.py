@@ -50,6 +50,7 @@ class IncrementalCholesky:
     def __init__(self, n: int, k: int, window: int | None = None, eps: float = DPP_EPS) -> None:
         self.window = window if window is not None and window < k else None
         self.eps = np.float32(eps)
+        self._eps = float(self.eps)  # the same float32 value, for scalar comparisons
         self.d2 = np.ones(n, dtype=np.float32)
         self._c = np.zeros((k, n), dtype=np.float32)  # Cholesky rows c_t (one per member)
         self._tmp = np.empty(n, dtype=np.float32)
@@ -59,20 +60,23 @@ class IncrementalCholesky:
 
     def add(self, j: int, row: FloatArray) -> bool:
         """Add candidate ``j`` (``row`` = its similarity row). False if it was degenerate."""
-        d2_j = float(self.d2[j])
-        if d2_j <= self.eps:
+        d2 = self.d2
+        d2_j = d2.item(j)
+        if d2_j <= self._eps:
             return False
         t = self._t
-        c_new = self._c[t]
+        c = self._c
+        c_new = c[t]
+        scale = 1.0 / math.sqrt(d2_j)
         if t:
-            np.dot(self._c[:t, j], self._c[:t], out=c_new)
+            np.dot(c[:t, j], c[:t], out=c_new)
             np.subtract(row, c_new, out=c_new)
+            np.multiply(c_new, scale, out=c_new)
         else:
-            np.copyto(c_new, row)
-        np.multiply(c_new, 1.0 / math.sqrt(d2_j), out=c_new)
+            np.multiply(row, scale, out=c_new)
         np.square(c_new, out=self._tmp)
-        np.subtract(self.d2, self._tmp, out=self.d2)
-        self.d2[j] = 0.0
+        np.subtract(d2, self._tmp, out=d2)
+        d2[j] = 0.0
         self._t = t + 1
         if self._rows is not None:
             self._rows[len(self._members)] = row

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -163,8 +164,8 @@ class SelectionState:
         novel = bool({"brand_novelty", "category_novelty"} & on)
         nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
         ncal = CalibrationState.n_slots(c.category_names, mix) if calibrate else 1
-        offsets = np.cumsum([0, nb, nc, ncal, nb, nc])
-        self._table = np.zeros(int(offsets[-1]), dtype=np.float32)
+        offsets = list(accumulate((0, nb, nc, ncal, nb, nc)))  # plain ints: no numpy call
+        self._table = np.zeros(offsets[-1], dtype=np.float32)
         views = [self._table[offsets[i] : offsets[i + 1]] for i in range(5)]
         self.constraints = request.constraints(
             brand_pressure=views[0],
@@ -196,7 +197,7 @@ class SelectionState:
         # the label columns are adjacent: one contiguous block of 5n floats
         self._label_block = self.matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1)  # a view
         if calibrate:
-            np.take(self._table, self._slots, out=self._label_block)
+            self._table.take(self._slots, out=self._label_block, mode="clip")
         self._row = np.empty(n, dtype=np.float32)
         self._track_similarity = bool(
             {"redundancy", "similarity_sum", "near_duplicate", "dpp_gain"} & on
@@ -234,7 +235,9 @@ class SelectionState:
         if self._calibration is not None:
             self._calibration.add(j)
         if self._gather:
-            np.take(self._table, self._slots, out=self._label_block)
+            # the method skips np.take's Python dispatch; slots are in range, so "clip" only
+            # skips the bounds check
+            self._table.take(self._slots, out=self._label_block, mode="clip")
         self.size += 1
 
 
