@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -84,17 +83,9 @@ def _log_file(settings: Settings) -> Path:
 
 
 def _java_env(settings: Settings) -> dict[str, str]:
-    java_home = settings.java_home
-    if not (java_home / "bin" / "java").exists():
-        raise EngineError(
-            f"No Java at {java_home} (DIVRANK_JAVA_HOME). OpenSearch {settings.engine_version} "
-            "needs Java 21 or newer; point DIVRANK_JAVA_HOME at such a JDK."
-        )
-    env = dict(os.environ)
-    env["JAVA_HOME"] = str(java_home)
-    env["OPENSEARCH_JAVA_HOME"] = str(java_home)
-    env["PATH"] = f"{java_home / 'bin'}:{env.get('PATH', '')}"
-    return env
+    return node_process.java_env(
+        settings.java_home, f"OpenSearch {settings.engine_version}", "OPENSEARCH_JAVA_HOME"
+    )
 
 
 def _run(cmd: list[str], settings: Settings, cwd: Path | None = None) -> None:

@@ -13,7 +13,6 @@ everything lives under ``<engine_home>/elasticsearch`` (git-ignored).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -55,18 +54,10 @@ def _log_file(settings: Settings) -> Path:
 
 
 def _java_env(settings: Settings) -> dict[str, str]:
-    java_home = settings.java_home
-    if not (java_home / "bin" / "java").exists():
-        raise EngineError(
-            f"No Java at {java_home} (DIVRANK_JAVA_HOME). Elasticsearch {settings.es_version} "
-            "needs Java 21 or newer; point DIVRANK_JAVA_HOME at such a JDK."
-        )
-    env = dict(os.environ)
-    env["JAVA_HOME"] = str(java_home)
-    env["ES_JAVA_HOME"] = str(java_home)
-    env["PATH"] = f"{java_home / 'bin'}:{env.get('PATH', '')}"
-    env.pop("ES_JAVA_OPTS", None)
-    return env
+    return node_process.java_env(
+        settings.java_home, f"Elasticsearch {settings.es_version}", "ES_JAVA_HOME",
+        drop=("ES_JAVA_OPTS",),
+    )
 
 
 def _fetch(settings: Settings, report: Report) -> Path:

@@ -27,6 +27,7 @@ __all__ = [
     "engine_user",
     "exclusive",
     "health",
+    "java_env",
     "put_json",
     "read_pid",
     "run_step",
@@ -38,6 +39,27 @@ ENGINE_USER = "divrank"
 
 class NodeError(RuntimeError):
     """A failure a person can act on; the CLI prints the message without a traceback."""
+
+
+def java_env(
+    java_home: Path, product: str, home_var: str, drop: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The environment a JVM engine's scripts run with: our JDK first, ``drop`` removed.
+
+    Fails with an actionable message when the JDK is missing (3.x/9.x need Java 21+).
+    """
+    if not (java_home / "bin" / "java").exists():
+        raise NodeError(
+            f"No Java at {java_home} (DIVRANK_JAVA_HOME). {product} needs Java 21 or newer; "
+            "point DIVRANK_JAVA_HOME at such a JDK."
+        )
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(java_home)
+    env[home_var] = str(java_home)
+    env["PATH"] = f"{java_home / 'bin'}:{env.get('PATH', '')}"
+    for name in drop:
+        env.pop(name, None)
+    return env
 
 
 def run_step(cmd: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> None:
