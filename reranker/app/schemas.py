@@ -13,6 +13,7 @@ float32 (``embedding_b64``): the compact form is a third of the bytes and decode
 from __future__ import annotations
 
 import binascii
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -118,8 +119,9 @@ def _decode_float32(text: str, info: ValidationInfo) -> np.ndarray:
             "embedding has {dimension} numbers, the limit is {limit}",
             {"dimension": vector.shape[0], "limit": limit},
         )
-    finite = np.isfinite(vector)
-    if not finite.all():
+    # one reduction for the common case: the sum is finite when every value is (an overflowing
+    # sum of finite values only sends us to the exact check)
+    if not math.isfinite(vector.sum()) and not (finite := np.isfinite(vector)).all():
         position = int(np.argmin(finite))
         raise PydanticCustomError(
             "finite_number",

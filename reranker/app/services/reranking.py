@@ -40,6 +40,17 @@ class Reranker:
     profiles: ProfileStore | None  # None: look-ups switched off
     vectors: VectorStore | None
 
+    def may_block(self, request: RerankRequest) -> bool:
+        """Whether answering needs a look-up over the network (else it is pure CPU work)."""
+        if request.index is not None and self.vectors is not None:
+            if any(c.vector is None for c in request.candidates):
+                return True
+            history = request.user.history if request.user else None
+            if history is not None and history.item_ids:
+                return True
+        user_id = request.user.id if request.user else None
+        return self.profiles is not None and user_id is not None
+
     def __call__(self, request: RerankRequest) -> RerankResponse:
         started = time.perf_counter()
         notes: list[str] = []

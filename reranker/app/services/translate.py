@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -44,6 +45,10 @@ DEFAULT_K = 10
 MAX_INLINE_INTERESTS = 50
 
 
+LABEL_KEY_CACHE = 65536  # labels repeat across requests: a window has a few dozen distinct ones
+
+
+@lru_cache(maxsize=LABEL_KEY_CACHE)
 def category_key(text: str | None) -> str | None:
     if text is None:
         return None
@@ -52,6 +57,7 @@ def category_key(text: str | None) -> str | None:
     return key or None
 
 
+@lru_cache(maxsize=LABEL_KEY_CACHE)
 def brand_key(text: str | None) -> str | None:
     if text is None:
         return None
