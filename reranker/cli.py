@@ -65,7 +65,7 @@ def serve(
         print(f"divrank sidecar: {workers} workers, metrics aggregated in {metrics_dir}")
     print(f"divrank sidecar: http://{host}:{port} (docs at /docs)")
     try:
-        serving.run(host, port, workers)
+        serving.run(host, port, workers, access_log=settings.access_log)
     finally:
         if metrics_dir is not None and ours:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -53,16 +53,31 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(host: str, port: int, workers: int, log_level: str = "info") -> None:
+def run(
+    host: str, port: int, workers: int, log_level: str = "info", access_log: bool = False
+) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     single_threaded_blas()
     if workers <= 1:
-        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+        )
         return
     config = uvicorn.Config(
-        APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=log_level
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
     )
     sock = bind_tcp(host, port)
     try:
