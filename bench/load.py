@@ -31,7 +31,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,12 +56,6 @@ from reranker.settings import Settings, get_settings  # noqa: E402
 STRATEGIES = ("engine", "personalized", "mmr", "dpp", "fusion")
 DIVERSITIES = (0.0, 0.3, 0.5, 0.7, 0.9)
 PAGES = (0, 0, 0, 10, 20)  # most traffic is the first page
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- memory ---------------------------------------------------------------------------------
@@ -307,7 +300,9 @@ def main() -> None:
     tag = f"bench-load-{uuid.uuid4().hex[:8]}"
     alias, pipe = tag, f"{tag}-pipe"
     with tempfile.TemporaryDirectory(prefix="divrank-load-") as tmp:
-        side_settings = Settings(cache_dir=Path(tmp), port=_free_port(), workers=args.workers)
+        side_settings = Settings(
+            cache_dir=Path(tmp), port=sidecar_process.free_port(), workers=args.workers
+        )
         try:
             print(f"indexing {items} Icecat items behind {alias} ...")
             report = _index_icecat(engine_url, alias, items, Path(tmp))

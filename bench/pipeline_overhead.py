@@ -28,13 +28,11 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ from opensearchpy.helpers import streaming_bulk
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from indexer import pipeline  # noqa: E402
+from indexer import pipeline, sidecar_process  # noqa: E402
 from reranker.settings import get_settings  # noqa: E402
 
 WORDS = [
@@ -58,31 +56,6 @@ WORDS = [
 CATEGORIES = ("printing/toner", "printing/ink", "computers/laptops", "computers/accessories",
               "storage/ssd", "audio/headsets", "photo/cameras", "cables/usb")
 BRANDS = ("hp", "canon", "epson", "brother", "lenovo", "dell", "logitech", "samsung", "sony")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_sidecar(engine_url: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
-    env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine_url, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return url, proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("sidecar did not start within 60 s")
 
 
 def _load(client: OpenSearch, index: str, n_docs: int, dim: int, seed: int) -> None:
@@ -146,11 +119,12 @@ def main() -> None:
     client = OpenSearch(engine_url, timeout=60)
     tag = f"bench-pipe-{uuid.uuid4().hex[:8]}"
     index, pipe = f"{tag}-items", f"{tag}-pipe"
-    side_proc = None
+    sidecar = ExitStack()
     sidecar_url = args.sidecar_url
     try:
         if sidecar_url is None:
-            sidecar_url, side_proc = _start_sidecar(engine_url)
+            env = {"DIVRANK_OPENSEARCH_URL": engine_url}
+            sidecar_url = sidecar.enter_context(sidecar_process.throwaway(env=env)).url
         print(f"loading {n_docs} docs (dim {args.dim}) into {index} ...")
         _load(client, index, n_docs, args.dim, seed=3)
         pipes = {"pipeline": pipe, "pipeline_json": f"{pipe}-json",
@@ -270,9 +244,7 @@ def main() -> None:
                 pipeline.delete(client, name)
         finally:
             client.indices.delete(index=index, ignore_unavailable=True)
-            if side_proc is not None:
-                side_proc.terminate()
-                side_proc.wait(timeout=15)
+            sidecar.close()
 
 
 if __name__ == "__main__":

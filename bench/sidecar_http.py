@@ -26,11 +26,9 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,10 @@ import httpx
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from indexer import sidecar_process  # noqa: E402
+
 CATEGORIES = (
     "printing/toner",
     "printing/ink",
@@ -49,57 +51,6 @@ CATEGORIES = (
     "cables/usb",
 )
 BRANDS = ("hp", "canon", "epson", "brother", "lenovo", "dell", "logitech", "samsung", "sony")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_sidecar(workers: int) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DIVRANK_TOKEN"}
-    env.update(DIVRANK_SIDECAR_LOOKUPS="false", DIVRANK_MAX_BODY_BYTES=str(32 * 1024 * 1024))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "indexer.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return url, proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop_sidecar(proc)
-    raise SystemExit("sidecar did not start within 60 s")
-
-
-def stop_sidecar(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the uvicorn supervisor we started (it stops its workers), then wait."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we created for it, nothing else
-            proc.wait(timeout=10)
 
 
 def make_bodies(n: int, dim: int, k: int, count: int, seed: int) -> list[dict[str, Any]]:
@@ -229,7 +180,18 @@ def main() -> None:
     strategies = ["engine", "fusion"] if args.quick else ["engine", "fusion", "mmr", "dpp"]
 
     bodies = make_bodies(args.candidates, args.dim, args.k, count=16, seed=11)
-    url, proc = start_sidecar(args.workers)
+    sidecar = ExitStack()
+    url = sidecar.enter_context(
+        sidecar_process.throwaway(
+            # look-ups off: the request carries its vectors; no token; room for big bodies
+            env={
+                "DIVRANK_SIDECAR_LOOKUPS": "false",
+                "DIVRANK_TOKEN": "",
+                "DIVRANK_MAX_BODY_BYTES": str(32 * 1024 * 1024),
+            },
+            workers=args.workers,
+        )
+    ).url
     port = int(url.rsplit(":", 1)[1])
     host = f"127.0.0.1:{port}"
     try:
@@ -261,7 +223,7 @@ def main() -> None:
                 errors[name] += err
         server_after = server_latency(url)
     finally:
-        stop_sidecar(proc)
+        sidecar.close()
 
     results: dict[str, dict[str, float]] = {}
     for name in names:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,17 @@ import httpx
 
 from reranker.settings import REPO_ROOT, Settings
 
-__all__ = ["SidecarError", "SidecarStatus", "log_path", "pid_path", "start", "status", "stop"]
+__all__ = [
+    "SidecarError",
+    "SidecarStatus",
+    "free_port",
+    "log_path",
+    "pid_path",
+    "start",
+    "status",
+    "stop",
+    "throwaway",
+]
 
 Report = Callable[[str], None]
 
@@ -229,3 +242,29 @@ def _signal(pid: int, leads_group: bool, sig: signal.Signals) -> None:
             os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def throwaway(
+    env: dict[str, str] | None = None, workers: int = 1, timeout_s: float = 90.0
+) -> Iterator[SidecarStatus]:
+    """A sidecar on a free loopback port with its pid file and log in a temporary folder.
+
+    For benchmarks and tests that need their own sidecar beside the demo's: it is ready when
+    the block starts and stopped (SIGTERM to its group, then SIGKILL) when the block ends.
+    ``env`` adds ``DIVRANK_*`` variables for the child (e.g. its engine URL or limits).
+    """
+    with tempfile.TemporaryDirectory(prefix="divrank-sidecar-") as tmp:
+        settings = Settings(cache_dir=Path(tmp), port=free_port(), workers=workers)
+        child_env = {"DIVRANK_WORKERS": str(workers), **(env or {})}
+        try:
+            yield start(settings, timeout_s=timeout_s, env=child_env)
+        finally:
+            stop(settings)
