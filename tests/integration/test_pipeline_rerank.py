@@ -8,13 +8,10 @@ fail-open contract (engine order, ``ext.divrank.degraded``, latency bounded by t
 from __future__ import annotations
 
 import base64
-import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +22,6 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
 
 from indexer import pipeline
-from reranker.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -41,62 +37,18 @@ QUERY = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Sidecar:
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def start_sidecar(engine: str) -> Sidecar:
-    """``divrank serve`` in a subprocess on a free port; waits for /healthz."""
-    port = _free_port()
-    env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"sidecar exited ({proc.returncode}): {err[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Sidecar(url, proc)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("sidecar did not answer /healthz within 60 s")
-
-
 @pytest.fixture(scope="module")
 def client(engine: str) -> OpenSearch:
     return OpenSearch(engine, timeout=30)
 
 
+# Sidecar processes come from tests/conftest.py (``launch_sidecar``, ``sidecars``).
+Sidecar = Any
+
+
 @pytest.fixture(scope="module")
-def sidecar(engine: str) -> Iterator[Sidecar]:
-    side = start_sidecar(engine)
+def sidecar(launch_sidecar: Callable[..., Sidecar]) -> Iterator[Sidecar]:
+    side = launch_sidecar()
     yield side
     side.stop()
 
@@ -429,9 +381,9 @@ def _stats(client: OpenSearch) -> dict[str, Any]:
 
 
 def test_stopped_sidecar_gives_engine_order_fast_and_counts_it(
-    client: OpenSearch, catalog: Catalog, engine: str
+    client: OpenSearch, catalog: Catalog, sidecars: Callable[..., Sidecar]
 ) -> None:
-    own = start_sidecar(engine)
+    own = sidecars()
     name = f"{catalog.prefix}-stop"
     pipeline.install(
         client,
@@ -492,12 +444,14 @@ def test_silent_sidecar_is_cut_off_at_the_read_timeout(
             pipeline.delete(client, name)
 
 
-def test_fail_closed_answers_a_clear_error(client: OpenSearch, catalog: Catalog) -> None:
+def test_fail_closed_answers_a_clear_error(
+    client: OpenSearch, catalog: Catalog, free_port: Callable[[], int]
+) -> None:
     name = f"{catalog.prefix}-closed"
     pipeline.install(
         client,
         pipeline.PipelineConfig(
-            name=name, sidecar_url=f"http://127.0.0.1:{_free_port()}", fail_open=False
+            name=name, sidecar_url=f"http://127.0.0.1:{free_port()}", fail_open=False
         ),
     )
     try:

@@ -1,19 +1,14 @@
-"""Fixtures for the fault and bad-input tests: sidecar processes we can kill, a small catalog
-with a deterministic engine order, and a bounded concurrent search load.
+"""Fixtures for the fault and bad-input tests: a small catalog with a deterministic engine
+order, pipelines, and a bounded concurrent search load.
 
-Every sidecar here is our own ``divrank serve`` subprocess on a free loopback port, in its own
-session, so a signal reaches it (and its workers) and nothing else; the shared sidecar and the
-shared engine are never touched. Every index, alias and pipeline is named ``t-rel-<uuid8>-…``
-and deleted at the end.
+Sidecars we can kill come from ``launch_sidecar`` / ``sidecars`` in tests/conftest.py: each is
+our own ``divrank serve`` subprocess on a free loopback port, in its own session, so the shared
+sidecar and the shared engine are never touched. Every index, alias and pipeline is named
+``t-rel-<uuid8>-…`` and deleted at the end.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,7 +22,6 @@ import pytest
 from opensearchpy import OpenSearch
 
 from indexer import pipeline
-from reranker.settings import REPO_ROOT
 
 DIM = 8
 N_DOCS = 150
@@ -39,94 +33,6 @@ QUERY: dict[str, Any] = {
         "boost_mode": "replace",
     }
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class SidecarProc:
-    """A ``divrank serve`` subprocess, leader of its own process group."""
-
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def send(self, sig: signal.Signals, group: bool = True) -> None:
-        try:
-            if group:
-                os.killpg(self.process.pid, sig)
-            else:
-                self.process.send_signal(sig)
-        except ProcessLookupError:
-            pass
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.send(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.send(signal.SIGKILL)
-                self.process.wait(timeout=5)
-
-
-def start_sidecar(
-    engine: str, port: int | None = None, env: dict[str, str] | None = None, workers: int = 1
-) -> SidecarProc:
-    """Start ``divrank serve`` and wait until it answers /healthz (bounded: 60 s)."""
-    port = port or free_port()
-    child_env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine, HF_HUB_OFFLINE="1", **(env or {}))
-    cmd = [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port),
-           "--workers", str(workers)]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"sidecar exited ({proc.returncode}): {err[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return SidecarProc(url, port, proc)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError("sidecar did not answer /healthz within 60 s")
-
-
-@pytest.fixture(scope="session")
-def launch_sidecar(engine: str) -> Callable[..., SidecarProc]:
-    """``start_sidecar`` bound to the engine, for fixtures wider than one test (caller stops)."""
-
-    def launch(**kwargs: Any) -> SidecarProc:
-        return start_sidecar(engine, **kwargs)
-
-    return launch
-
-
-@pytest.fixture()
-def sidecars(engine: str) -> Iterator[Callable[..., SidecarProc]]:
-    """Factory of sidecar processes; every one started is stopped at the end of the test."""
-    started: list[SidecarProc] = []
-
-    def make(**kwargs: Any) -> SidecarProc:
-        side = start_sidecar(engine, **kwargs)
-        started.append(side)
-        return side
-
-    yield make
-    for side in started:
-        side.stop()
-        if side.process.stderr:
-            side.process.stderr.close()
 
 
 @pytest.fixture(scope="session")
