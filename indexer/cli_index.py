@@ -194,7 +194,11 @@ def index(
     except (CatalogError, IndexRunError, EmbeddingError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # engine errors mid-run: one line, no traceback
-        raise _fail(_engine_error(exc)) from None
+        raise _fail(
+            f"{_engine_error(exc)}; nothing is published before the final alias swap "
+            f"(`divrank index list --alias {alias}` shows what serves), and the next run "
+            "removes a half-written index"
+        ) from None
     load = report.load
     result = {
         "alias": alias,
