@@ -83,18 +83,21 @@ def _convert_properties(properties: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_elasticsearch_body(body: dict[str, Any]) -> dict[str, Any]:
+def to_elasticsearch_body(body: dict[str, Any], source_vectors: bool = True) -> dict[str, Any]:
     """An index body from :mod:`indexer.mapping` rewritten for Elasticsearch.
 
     ``mapping.exclude_source_vectors: false`` keeps vectors in ``_source`` as sent (9.2+
     leaves them out by default), the counterpart of OpenSearch's
     ``knn.derived_source.enabled: false``: the sidecar and the client hook read them there.
+    ``source_vectors=False`` keeps the server default instead. Needed by the native
+    ``diversify`` retriever: on 9.5.4 it returns no hits at all from an index that keeps its
+    vectors in ``_source`` (its embeddings fetch finds no vector, so MMR selects nothing).
     """
     out = copy.deepcopy(body)
     index_settings = dict(out.get("settings", {}).get("index", {}))
     for key in ("knn", "knn.derived_source.enabled"):
         index_settings.pop(key, None)
-    index_settings["mapping.exclude_source_vectors"] = False
+    index_settings["mapping.exclude_source_vectors"] = not source_vectors
     out["settings"] = {**out.get("settings", {}), "index": index_settings}
     mappings = out["mappings"]
     mappings["properties"] = _convert_properties(mappings.get("properties", {}))
@@ -160,11 +163,15 @@ class Dialect:
         storage: str = "float32",
         m: int = mapping.HNSW_M,
         ef_construction: int = mapping.HNSW_EF_CONSTRUCTION,
+        source_vectors: bool = True,
     ) -> dict[str, Any]:
+        """``source_vectors=False`` (Elasticsearch only): vectors left out of ``_source``."""
         body = mapping.item_index_body(
             dim, meta, storage=storage, m=m, ef_construction=ef_construction
         )
-        return to_elasticsearch_body(body) if self.name == "elasticsearch" else body
+        if self.name == "elasticsearch":
+            return to_elasticsearch_body(body, source_vectors=source_vectors)
+        return body
 
     def profile_index_body(self, dim: int, meta: dict[str, Any]) -> dict[str, Any]:
         body = mapping.profile_index_body(dim, meta)

@@ -4,8 +4,11 @@ Why Maven: ``org.elasticsearch.distribution.integ-test-zip:elasticsearch`` is th
 Elasticsearch server a package registry serves here (no bundled JDK; it runs on
 ``DIVRANK_JAVA_HOME``). The zip carries the server (``dense_vector`` + kNN search live in the
 server itself) and the x-pack core and security modules only. Security is switched off: the
-node listens on loopback only, like the OpenSearch dev node. The native ``diversify`` (MMR)
-retriever is not in this zip (it ships with a plugin the integ-test distribution leaves out).
+node listens on loopback only, like the OpenSearch dev node. The zip also leaves out the
+``reindex`` module (no ``_reindex``), data streams and the root endpoint. The native
+``diversify`` (MMR) retriever is in the server, but on 9.5.4 it returns no hits from an index
+with ``index.mapping.exclude_source_vectors: false`` (ours, for the hook); see
+:mod:`reranker.evaluation.es_diversify`.
 
 Start, stop and the unprivileged user are shared with OpenSearch (:mod:`indexer.node_process`);
 everything lives under ``<engine_home>/elasticsearch`` (git-ignored).

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.cli_engine import EngineKind
 from reranker.settings import REPO_ROOT, get_settings
 
 __all__ = ["register"]
@@ -28,26 +29,55 @@ Retrieval = Annotated[
 DataDir = Annotated[Path, typer.Option(help="the shared data folder")]
 Seed = Annotated[int, typer.Option(help="seed for splits, sampling and training")]
 NoEngine = Annotated[
-    bool, typer.Option("--no-engine", help="use cached episodes only (no OpenSearch MMR)")
+    bool, typer.Option("--no-engine", help="use cached episodes only (no engine MMR)")
 ]
+Engine = Annotated[
+    EngineKind,
+    typer.Option("--engine", help="opensearch (default) or elasticsearch: where candidates "
+                 "come from and whose native MMR is compared"),
+]  # fmt: skip
 Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
 
 
 def _failures() -> tuple[type[BaseException], ...]:
+    from elastic_transport import TransportError as EsTransportError
+    from elasticsearch import ApiError as EsApiError
     from opensearchpy.exceptions import TransportError
 
-    return (ValueError, FileNotFoundError, RuntimeError, TransportError)
+    return (ValueError, FileNotFoundError, RuntimeError, TransportError, EsApiError,
+            EsTransportError)  # fmt: skip
 
 
 _FAILURES = _failures()
 
 
 def _describe(exc: BaseException) -> str:
+    from elastic_transport import TransportError as EsTransportError
     from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 
     if isinstance(exc, EngineConnectionError):
         return f"lost the engine at {get_settings().opensearch_url}: {exc.error}"
+    if isinstance(exc, EsTransportError):
+        return f"lost Elasticsearch at {get_settings().elasticsearch_url}: {exc}"
     return str(exc)
+
+
+# Report names that predate the engine and retrieval suffixes, or read better short.
+SHORT_NAMES = {
+    ("movielens", "profile", "opensearch"): "movielens",
+    ("homedepot", "hybrid", "elasticsearch"): "homedepot-elasticsearch",
+}
+
+
+def report_name(dataset: str, retrieval: str, engine: str) -> str:
+    """``<dataset>-<retrieval>`` on OpenSearch, ``<dataset>-elasticsearch-<retrieval>`` on
+    Elasticsearch, with the short forms of :data:`SHORT_NAMES`."""
+    short = SHORT_NAMES.get((dataset, retrieval, engine))
+    if short:
+        return short
+    if engine == "opensearch":
+        return f"{dataset}-{retrieval}"
+    return f"{dataset}-{engine}-{retrieval}"
 
 
 def _say(message: str) -> None:
@@ -60,7 +90,8 @@ def _fail(message: str) -> None:
 
 
 def _context(dataset: str, retrieval: str | None, data_dir: Path, no_engine: bool,
-             rebuild: bool, seed: int, quiet: bool) -> dict[str, Any]:  # fmt: skip
+             rebuild: bool, seed: int, quiet: bool,
+             engine: EngineKind = EngineKind.opensearch) -> dict[str, Any]:  # fmt: skip
     """Load the dataset and its episodes (building them against the engine when needed)."""
     from reranker.evaluation.datasets import get_loader
     from reranker.evaluation.runner import load_or_build
@@ -73,16 +104,20 @@ def _context(dataset: str, retrieval: str | None, data_dir: Path, no_engine: boo
         _fail(f"{dataset} has no retrieval {chosen!r}; use one of {', '.join(data.retrievals)}")
     client = None
     if not no_engine:
-        from indexer.connection import connect
+        from indexer.connection import connect, connect_elasticsearch
 
-        client = connect(settings)
+        if engine is EngineKind.elasticsearch:
+            client = connect_elasticsearch(settings)
+        else:
+            client = connect(settings)
     alias = f"{dataset}-eval"
     table, episodes = load_or_build(
         data, chosen, settings, settings.cache_dir, client, alias,
-        rebuild=rebuild, seed=seed, progress=not quiet, say=_say,
+        rebuild=rebuild, seed=seed, progress=not quiet, say=_say, engine=engine.value,
     )  # fmt: skip
     return {"data": data, "retrieval": chosen, "table": table, "episodes": episodes,
-            "client": client, "alias": alias, "settings": settings}  # fmt: skip
+            "client": client, "alias": alias, "settings": settings,
+            "engine": engine.value}  # fmt: skip
 
 
 def _knobs(text: str) -> tuple[float, ...]:
@@ -120,40 +155,68 @@ def eval_command(
     reports: Annotated[Path, typer.Option(help="report folder")] = DEFAULT_REPORTS,
     no_pyversity: Annotated[bool, typer.Option("--no-pyversity")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="re-index and re-search")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--report-name", help="report file stem (default from dataset, "
+                     "retrieval and engine, e.g. homedepot-bm25, homedepot-elasticsearch)"),
+    ] = None,
+    engine: Engine = EngineKind.opensearch,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Compare every strategy on the same candidates over the diversity knob; write reports."""
-    from reranker.evaluation.runner import default_strategies, run_eval
+    from reranker.evaluation.runner import default_strategies, elasticsearch_sections, run_eval
 
     try:
-        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet)
+        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine)
         learned = _load_weights(weights)
         client = ctx["client"]
         strategies = default_strategies(learned, client, ctx["alias"] if client else None,
-                                        pyversity=not no_pyversity)  # fmt: skip
-        name = dataset if ctx["retrieval"] == ctx["data"].retrievals[0] else (
-            f"{dataset}-{ctx['retrieval']}"
-        )
+                                        pyversity=not no_pyversity, say=_say)  # fmt: skip
+        name = name or report_name(dataset, ctx["retrieval"], engine.value)
+        native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
         notes = [
+            f"engine: {engine.value} (candidates and `{native}`)",
             f"brand = {ctx['data'].brand_label}, category = {ctx['data'].category_label}",
             "shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"
             if ctx["data"].shallow_judgments
             else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
             f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
-            "opensearch-mmr latency is a full search round trip" if client else
-            "opensearch-mmr: not run (--no-engine)",
+            f"{native} latency is a full search round trip" if client else
+            f"{native}: not run (--no-engine)",
+            *(_ES_NOTES if client is not None and engine is EngineKind.elasticsearch else []),
         ]  # fmt: skip
+        sections: list[str] = []
+        if client is not None and engine is EngineKind.elasticsearch:
+            sections = elasticsearch_sections(
+                client, ctx["alias"], strategies, ctx["table"], ctx["episodes"],
+                ctx["settings"].cache_dir,
+            )  # fmt: skip
         outcome = run_eval(
             dataset=dataset, retrieval=ctx["retrieval"], table=ctx["table"],
             episodes=ctx["episodes"], strategies=strategies, report_dir=reports,
             report_name=name, knobs=_knobs(knobs), valid_limit=valid_limit or None,
-            test_limit=test_limit or None, seed=seed, progress=not quiet, notes=notes, say=_say,
+            test_limit=test_limit or None, seed=seed, progress=not quiet, notes=notes,
+            sections=sections, engine=engine.value, say=_say,
         )  # fmt: skip
     except _FAILURES as exc:
         _fail(_describe(exc))
     typer.echo(f"wrote {outcome.markdown} and {outcome.plot}")
+
+
+_ES_NOTES = [
+    "es-diversify = Elasticsearch's `diversify` retriever (type mmr, λ = 1 − knob) over a `knn` "
+    "retriever pinned to the episode's candidates (ids filter, k = rank_window_size = their "
+    "number), query_vector = the query embedding; it returns the MMR-selected 10 in the inner "
+    "k-NN order, not in selection order",
+    "es-diversify runs on a twin index without vectors in `_source` (copied from the evaluated "
+    "index by scroll + bulk; this server has no `_reindex`): on 9.5.4 the retriever returns no "
+    "hits at all from our item indices, which keep vectors in `_source` "
+    "(`index.mapping.exclude_source_vectors: false`) for the hook; see the section below",
+    "at knob 0 (λ = 1) es-diversify keeps the 10 candidates most similar to the query vector, "
+    "in k-NN order: relevance is the embedding similarity, not the engine's (hybrid) score",
+]
 
 
 def train_command(

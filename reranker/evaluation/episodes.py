@@ -26,8 +26,10 @@ def items_path(cache_dir: Path, dataset: str) -> Path:
     return cache_dir / "episodes" / f"{dataset}-items.npz"
 
 
-def episode_path(cache_dir: Path, dataset: str, retrieval: str) -> Path:
-    return cache_dir / "episodes" / f"{dataset}-{retrieval}.npz"
+def episode_path(cache_dir: Path, dataset: str, retrieval: str, engine: str = "opensearch") -> Path:
+    """OpenSearch episodes keep their original names; other engines get their own files."""
+    stem = f"{dataset}-{retrieval}" if engine == "opensearch" else f"{dataset}-{engine}-{retrieval}"
+    return cache_dir / "episodes" / f"{stem}.npz"
 
 
 @dataclass(frozen=True)

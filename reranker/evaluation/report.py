@@ -187,8 +187,10 @@ def write_markdown(
     targets: Sequence[TargetCheck],
     gaps: dict[str, list[FrontierGap]],
     table_knobs: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    sections: Sequence[str] = (),
 ) -> None:
-    """``reports/<dataset>.md``: setup notes, the target check, frontier gaps, the table."""
+    """``reports/<dataset>.md``: setup notes, the target check, frontier gaps, extra
+    ``sections`` (markdown lines, e.g. what the engine's native MMR was sent), the table."""
     lines = [f"# {title}", ""]
     lines += [f"- {note}" for note in notes]
     ref = _reference(test)
@@ -226,6 +228,8 @@ def write_markdown(
             lines.append(
                 f"| {g.baseline} | {g.points} | {g.below} | {g.worst:+.4f} | {g.unreachable} |"
             )
+    if sections:
+        lines += ["", *sections]
     lines += ["", "## All points (test)", ""]
     lines.append(
         "| strategy | knob | " + " | ".join(label for _, label in COLUMNS) + " | p50 µs | p95 µs |"

@@ -4,6 +4,10 @@ BM25 on text fields, k-NN on the item vectors (lucene HNSW), and a hybrid that f
 top-``depth`` lists by reciprocal rank (Cormack et al. 2009) on the client: the engine has no
 neural-search plugin, and RRF needs no score normalisation. Queries go out in ``_msearch``
 batches; an item id the caller wants excluded (a user's history) is filtered in the engine.
+
+OpenSearch and Elasticsearch differ only in the k-NN request (a ``knn`` query clause vs the
+top-level ``knn`` section); the engine is read off the client (``indexer.engine_dialect``), so
+the BM25 body, the batching and the fusion are one code path for both.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from indexer.engine_dialect import EngineName, dialect_of
 
 __all__ = ["Hit", "QuerySpec", "Retriever", "rrf"]
 
@@ -50,8 +56,10 @@ class Retriever:
         text_fields: Sequence[str] = ("title",),
         vector_field: str = "embedding",
         batch: int = 32,
+        engine: EngineName | None = None,
     ) -> None:
         self.client = client
+        self.engine: EngineName = engine or dialect_of(client).name
         self.index = index
         self.text_fields = list(text_fields)
         self.vector_field = vector_field
@@ -71,9 +79,19 @@ class Retriever:
     def knn_body(self, spec: QuerySpec, depth: int) -> dict[str, Any]:
         if spec.vector is None:
             raise ValueError("a k-NN search needs a query vector")
-        knn: dict[str, Any] = {"vector": [float(x) for x in spec.vector], "k": depth}
+        vector = [float(x) for x in spec.vector]
+        exclude = {"bool": {"must_not": [{"ids": {"values": list(spec.exclude)}}]}}
+        if self.engine == "elasticsearch":
+            # num_candidates = k: the same HNSW beam as OpenSearch's lucene k-NN at k = 100
+            # (its ef_search defaults to 100 and is raised to k).
+            section: dict[str, Any] = {"field": self.vector_field, "query_vector": vector,
+                                       "k": depth, "num_candidates": max(depth, 100)}  # fmt: skip
+            if spec.exclude:
+                section["filter"] = exclude
+            return {"size": depth, "_source": False, "knn": section}
+        knn: dict[str, Any] = {"vector": vector, "k": depth}
         if spec.exclude:
-            knn["filter"] = {"bool": {"must_not": [{"ids": {"values": list(spec.exclude)}}]}}
+            knn["filter"] = exclude
         return {"size": depth, "_source": False, "query": {"knn": {self.vector_field: knn}}}
 
     def search(self, kind: str, specs: Sequence[QuerySpec], depth: int) -> list[list[Hit]]:

@@ -9,12 +9,21 @@ from typing import Any
 
 import numpy as np
 
+from indexer.alias_swap import serving_index
+from indexer.engine_dialect import EngineName, dialect_of
 from reranker.core.weights import FusionWeights
 from reranker.evaluation.build import build_episodes, build_item_table
 from reranker.evaluation.datasets import Dataset
 from reranker.evaluation.episodes import Episode, EpisodeSet, ItemTable, episode_path, items_path
+from reranker.evaluation.es_diversify import (
+    ElasticsearchDiversify,
+    diversify_twin,
+    probe_section,
+    twin_name,
+)
 from reranker.evaluation.indexing import CachedEncoder, ensure_indexed
 from reranker.evaluation.opensearch_mmr import OpenSearchMMR, check_mmr_enabled
+from reranker.evaluation.overlap import candidate_overlap
 from reranker.evaluation.profiles import profile_from_history
 from reranker.evaluation.report import (
     check_targets,
@@ -33,7 +42,9 @@ __all__ = [
     "TEXT_FIELDS",
     "EvalOutcome",
     "default_strategies",
+    "elasticsearch_sections",
     "load_or_build",
+    "native_mmr",
     "run_eval",
     "sample",
 ]
@@ -41,7 +52,7 @@ __all__ = [
 Say = Callable[[str], None]
 TEXT_FIELDS = {"homedepot": ("title",), "movielens": ("title", "description")}
 PYVERSITY = ("mmr", "dpp", "msd", "cover", "ssd")
-BASELINES = ("mmr", "dpp", "opensearch-mmr", "pyversity-mmr", "pyversity-dpp")
+BASELINES = ("mmr", "dpp", "opensearch-mmr", "es-diversify", "pyversity-mmr", "pyversity-dpp")
 
 # Steck's calibrated re-ranking as a fusion: (1 - λ)·relevance + λ·calibration gain, λ = 0.7·d
 # (the same relevance floor as the core's MMR mapping).
@@ -63,10 +74,16 @@ def load_or_build(
     seed: int = 0,
     progress: bool = True,
     say: Say = lambda _: None,
+    engine: EngineName | None = None,
 ) -> tuple[ItemTable, EpisodeSet]:
-    """Cached item table and episodes, or index + embed + search to build them."""
+    """Cached item table and episodes, or index + embed + search to build them.
+
+    ``engine`` names the episode file (default: the client's engine, else OpenSearch); the
+    item table is shared by both engines (same catalog, same vectors).
+    """
+    engine = engine or (dialect_of(client).name if client is not None else "opensearch")
     table_file = items_path(episode_dir, dataset.name)
-    eps_file = episode_path(episode_dir, dataset.name, retrieval)
+    eps_file = episode_path(episode_dir, dataset.name, retrieval, engine)
     if table_file.is_file() and eps_file.is_file() and not rebuild:
         return ItemTable.load(table_file), EpisodeSet.load(eps_file)
     if client is None:
@@ -78,7 +95,7 @@ def load_or_build(
         say(f"embedding {len(dataset.catalog)} {dataset.name} items (indexer cache)")
         table = build_item_table(dataset, encoder.catalog_vectors(dataset.catalog), encoder.key)
         table.save(table_file)
-    say(f"indexing {dataset.name} into alias {alias}")
+    say(f"indexing {dataset.name} into {engine} alias {alias}")
     index = ensure_indexed(client, dataset.catalog, alias, settings, dataset.name,
                            force=rebuild, progress=progress)  # fmt: skip
     retriever = Retriever(client, index, TEXT_FIELDS.get(dataset.name, ("title", "description")))
@@ -105,9 +122,11 @@ def default_strategies(
     client: Any | None,
     index: str | None,
     pyversity: bool = True,
+    say: Say = lambda _: None,
 ) -> list[Strategy]:
     """Engine order, personalized-only, MMR, DPP, calibrated, fusion (default and learned),
-    OpenSearch's MMR (with an engine) and pyversity's strategies."""
+    the engine's native MMR (with an engine: OpenSearch ``ext.mmr`` or Elasticsearch's
+    ``diversify`` retriever; ``index`` is the evaluated alias) and pyversity's strategies."""
     out: list[Strategy] = [
         CoreStrategy("engine", "engine", knob_sensitive=False),
         CoreStrategy("personalized", "personalized", knob_sensitive=False),
@@ -119,11 +138,56 @@ def default_strategies(
     if learned is not None:
         out.append(CoreStrategy("learned", "fusion", weights=learned))
     if client is not None and index is not None:
-        check_mmr_enabled(client)
-        out.append(OpenSearchMMR(client, index))
+        out.append(native_mmr(client, index, say))
     if pyversity:
         out += [PyversityStrategy(f"pyversity-{name}", name) for name in PYVERSITY]
     return out
+
+
+def native_mmr(client: Any, alias: str, say: Say = lambda _: None) -> Strategy:
+    """The engine's own MMR on the evaluated alias, ready to run (checked or prepared)."""
+    if dialect_of(client).name == "elasticsearch":
+        serving = serving_index(client, alias)
+        if serving is None:
+            raise RuntimeError(f"no index behind Elasticsearch alias {alias}")
+        say(f"diversify retriever: preparing {twin_name(serving)} (vectors out of _source)")
+        return ElasticsearchDiversify(client, diversify_twin(client, serving, alias))
+    check_mmr_enabled(client)
+    return OpenSearchMMR(client, alias)
+
+
+def elasticsearch_sections(
+    client: Any,
+    alias: str,
+    strategies: Sequence[Strategy],
+    table: ItemTable,
+    episodes: EpisodeSet,
+    episode_dir: Path,
+) -> list[str]:
+    """Report sections of an Elasticsearch run: the ``diversify`` request shown against the
+    evaluated index and its twin, and how Elasticsearch's candidates compare with
+    OpenSearch's (when those episodes are cached)."""
+    lines: list[str] = []
+    native = [s for s in strategies if isinstance(s, ElasticsearchDiversify)]
+    serving = serving_index(client, alias)
+    if native and serving is not None:
+        chosen = episodes.select("test", limit=1) or episodes.select(limit=1)
+        contexts, _ = build_contexts(chosen, table, None)
+        lines += probe_section(client, serving, native[0], contexts[0])
+    other = episode_path(episode_dir, episodes.dataset, episodes.retrieval, "opensearch")
+    if other.is_file():
+        o = candidate_overlap(episodes, EpisodeSet.load(other))
+        lines += [
+            "",
+            "## Candidates: Elasticsearch against OpenSearch",
+            "",
+            f"Same catalog, same vectors, same requests ({o.requests} in both), "
+            f"`{episodes.retrieval}` on each engine: the top-100 windows share "
+            f"{o.jaccard:.1%} of their items (mean Jaccard), the first {o.k} share "
+            f"{o.top_k:.1%}, and {o.same_first:.1%} of requests have the same first item. "
+            f"The OpenSearch run is `reports/{episodes.dataset}-{episodes.retrieval}.md`.",
+        ]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -149,6 +213,8 @@ def run_eval(
     seed: int = 0,
     progress: bool = True,
     notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
+    engine: str = "opensearch",
     say: Say = lambda _: None,
 ) -> EvalOutcome:
     """Sweep validation (to choose operating points) and test (to report) and write both files."""
@@ -166,15 +232,20 @@ def run_eval(
     gaps = {name: frontier_gaps(results["test"], name, BASELINES) for name in ours}
     md = report_dir / f"{report_name}.md"
     png = report_dir / f"{report_name}-frontier.png"
+    split_sizes = {name: int(np.sum(episodes.splits == name)) for name in ("test", "valid")}
     all_notes = [
         f"dataset `{dataset}`, candidates from `{retrieval}` (top {episodes_depth(episodes)} "
-        f"per request), {counts['test']} test / {counts['valid']} validation episodes, "
+        f"per request), {counts['test']} test / {counts['valid']} validation episodes "
+        f"(seeded sample of the {split_sizes['test']} test / {split_sizes['valid']} validation "
+        f"episodes; {len(episodes)} episodes in all), "
         f"seed {seed}, knobs {', '.join(f'{k:g}' for k in knobs)}",
         *notes,
     ]
-    title = f"divrank accuracy-diversity frontier: {dataset} ({retrieval})"
+    where = "" if engine == "opensearch" else f" on {engine.capitalize()}"
+    title = f"divrank accuracy-diversity frontier: {dataset} ({retrieval}{where})"
     write_markdown(md, title=title, notes=all_notes, test=results["test"],
-                   targets=check_targets(results["valid"], results["test"]), gaps=gaps)  # fmt: skip
+                   targets=check_targets(results["valid"], results["test"]), gaps=gaps,
+                   sections=sections)  # fmt: skip
     write_plot(png, title, results["test"])
     save_points(report_dir / "runs" / f"{report_name}-test.json", results["test"])
     save_points(report_dir / "runs" / f"{report_name}-valid.json", results["valid"])

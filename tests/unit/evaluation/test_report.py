@@ -66,3 +66,13 @@ def test_report_files_are_written(tmp_path: Path) -> None:
     assert "Reference = best relevance-only order: `engine`" in text
     write_plot(png, "toy", points)
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_extra_sections_go_before_the_table(tmp_path: Path) -> None:
+    points = [_p("engine", 0.0, 0.6, 0.4), _p("mmr", 0.2, 0.58, 0.5)]
+    md = tmp_path / "r.md"
+    write_markdown(md, title="toy", notes=[], test=points, targets=check_targets(points, points),
+                   gaps={}, sections=["## Native MMR", "", "sent X, got Y"])  # fmt: skip
+    text = md.read_text()
+    assert "## Native MMR\n\nsent X, got Y" in text
+    assert text.index("## Native MMR") < text.index("## All points (test)")
