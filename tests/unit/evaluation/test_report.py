@@ -76,3 +76,18 @@ def test_extra_sections_go_before_the_table(tmp_path: Path) -> None:
     text = md.read_text()
     assert "## Native MMR\n\nsent X, got Y" in text
     assert text.index("## Native MMR") < text.index("## All points (test)")
+
+
+@pytest.mark.parametrize(("brands", "said"), [(9.38, "+6.6%"), (5.0, None)])
+def test_brand_coverage_ceiling_is_stated(tmp_path: Path, brands: float, said: str | None) -> None:
+    """One brand per item: with 9.38 of 10 already covered, +40% is impossible."""
+    points = [_p("engine", 0.0, 0.6, 0.4, brand=brands), _p("mmr", 0.2, 0.58, 0.5, brand=brands)]
+    md = tmp_path / "r.md"
+    write_markdown(md, title="toy", notes=[], test=points, targets=check_targets(points, points),
+                   gaps={})  # fmt: skip
+    text = md.read_text()
+    if said is None:
+        assert "cannot exceed" not in text
+    else:
+        assert "cannot exceed 10 (one brand per item)" in text
+        assert f"no strategy can gain more than {said}" in text
