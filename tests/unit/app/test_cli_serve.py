@@ -20,14 +20,22 @@ from reranker.settings import get_settings
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     calls: list[dict[str, Any]] = []
 
-    def fake_run(host: str, port: int, workers: int) -> None:
+    def fake_run(host: str, port: int, workers: int, access_log: bool = False) -> None:
         multiproc = os.environ.get(cli.MULTIPROC_ENV)
-        calls.append({"host": host, "port": port, "workers": workers, "multiproc": multiproc})
+        calls.append(
+            {
+                "host": host,
+                "port": port,
+                "workers": workers,
+                "multiproc": multiproc,
+                "access_log": access_log,
+            }
+        )
 
     monkeypatch.setattr(serving, "run", fake_run)
     monkeypatch.setenv(cli.MULTIPROC_ENV, "unset-after-test")  # so undo restores "unset"
     monkeypatch.delenv(cli.MULTIPROC_ENV)
-    for name in ("DIVRANK_HOST", "DIVRANK_PORT", "DIVRANK_WORKERS"):
+    for name in ("DIVRANK_HOST", "DIVRANK_PORT", "DIVRANK_WORKERS", "DIVRANK_ACCESS_LOG"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield calls
@@ -47,6 +55,7 @@ def test_defaults_bind_loopback_with_one_worker(recorded: list[dict[str, Any]]) 
     [call] = recorded
     assert (call["host"], call["port"], call["workers"]) == ("127.0.0.1", 8600, 1)
     assert call["multiproc"] is None
+    assert call["access_log"] is False  # the sidecar logs its own line per re-rank
 
 
 def test_options_and_multiprocess_metrics(
@@ -69,9 +78,11 @@ def test_settings_supply_the_defaults(
 ) -> None:
     monkeypatch.setenv("DIVRANK_PORT", "8700")
     monkeypatch.setenv("DIVRANK_WORKERS", "3")
+    monkeypatch.setenv("DIVRANK_ACCESS_LOG", "true")
     get_settings.cache_clear()
     assert CliRunner().invoke(_app(), ["serve"]).exit_code == 0
     assert (recorded[0]["port"], recorded[0]["workers"]) == (8700, 3)
+    assert recorded[0]["access_log"] is True
 
 
 def test_bad_port_is_refused(recorded: list[dict[str, Any]]) -> None:
