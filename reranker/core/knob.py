@@ -11,8 +11,12 @@ DPP (Chen et al. 2018)  maximise θ·Σ quality + (1 - θ)·log det(S_Y), θ = 1
                         is pure relevance, θ = 0.4 at d = 1 still rewards quality). Equivalent to
                         the kernel L = diag(q)·S·diag(q) with q_i = exp(α·quality_i),
                         α = θ / (2(1 - θ)).
-near-duplicates         cosine above t(d) = 1 - (1 - threshold)·min(1, d / 0.25) is suppressed:
-                        at d = 0 nothing, at tiny d only exact copies, from d = 0.25 the threshold.
+near-duplicates         cosine above t(d) = 1 - (1 - threshold)·clip((d - 0.2) / 0.3, 0, 1) is
+                        suppressed: nothing up to d = 0.2, then only exact copies, from d = 0.5
+                        (where the caps start) the threshold. Suppressing variants earlier cost
+                        relevance for little diversity on Home Depot (colour and size variants
+                        are judged relevant: at 97% NDCG, ILD +7% with it from d > 0 vs +12%
+                        without, validation split, BM25 candidates).
 caps (when not given)   none below d = 0.5; from there per brand max(2, ⌈k(1.5 - d)/2⌉) and
                         per category max(3, ⌈k(1.5 - d)/1.5⌉) (k = 10, d = 1: 3 and 4).
 fusion                  each weight is ``values + g(d)·diversity_slope`` with g(d) = d^1.5
@@ -31,6 +35,7 @@ T = TypeVar("T")
 
 __all__ = [
     "CAPS_FROM",
+    "DEDUP_FROM",
     "DEDUP_RAMP",
     "DPP_THETA_MIN",
     "FUSION_KNOB_POWER",
@@ -45,7 +50,8 @@ __all__ = [
 
 MMR_GAMMA_MAX = 0.7
 DPP_THETA_MIN = 0.4
-DEDUP_RAMP = 0.25
+DEDUP_FROM = 0.2
+DEDUP_RAMP = 0.3
 CAPS_FROM = 0.5
 FUSION_KNOB_POWER = 1.5  # chosen on the Home Depot validation frontier among 1, 1.5 and 2
 
@@ -70,9 +76,9 @@ def dpp_theta(diversity: float) -> float:
 
 def duplicate_threshold(diversity: float, threshold: float) -> float | None:
     """Cosine above which a candidate counts as a near-duplicate of a selected one (None = off)."""
-    if diversity <= 0.0 or threshold >= 1.0:
+    if diversity <= DEDUP_FROM or threshold >= 1.0:
         return None
-    return 1.0 - (1.0 - threshold) * min(1.0, diversity / DEDUP_RAMP)
+    return 1.0 - (1.0 - threshold) * min(1.0, (diversity - DEDUP_FROM) / DEDUP_RAMP)
 
 
 def brand_cap(diversity: float, k: int, explicit: int | None) -> int | None:
