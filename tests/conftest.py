@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from indexer import engine as engine_ctl
+from indexer import sidecar_process
 from reranker.settings import REPO_ROOT, get_settings
 
 
@@ -66,12 +66,6 @@ def es_engine() -> Iterator[str]:
 # --- sidecar processes ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class SidecarProc:
     """A ``divrank serve`` subprocess, leader of its own process group, so a signal reaches it
@@ -107,7 +101,7 @@ def _start_sidecar(
     engine: str, port: int | None = None, env: dict[str, str] | None = None, workers: int = 1
 ) -> SidecarProc:
     """Start ``divrank serve`` on loopback and wait until it answers /healthz (bounded: 60 s)."""
-    port = port or _free_port()
+    port = port or sidecar_process.free_port()
     child_env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine, HF_HUB_OFFLINE="1", **(env or {}))
     cmd = [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port),
            "--workers", str(workers)]
@@ -139,7 +133,7 @@ def _start_sidecar(
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
     """A function returning a loopback port nothing listens on (at the time of the call)."""
-    return _free_port
+    return sidecar_process.free_port
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ types a query, moves the diversity slider, hovers a result. A screenshot lands i
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -39,12 +38,6 @@ CHROMIUM_ARGS = [
 SLICE = 500  # Icecat products indexed
 QUERY = "cable"  # several brands and categories in the slice: diversity has room to act
 SCREENSHOTS = REPO_ROOT / "test-output"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -83,7 +76,7 @@ def demo(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo
         built = build_demo_profiles(client, alias, profiles, workdir / "events.jsonl",
                                     shared.cache_dir)
         assert built.profiles >= 2, built
-        port = _free_port()
+        port = sidecar_process.free_port()
         side = sidecar_process.start(
             settings, host="127.0.0.1", port=port, timeout_s=90,
             env={"DIVRANK_OPENSEARCH_URL": engine, "DIVRANK_DEMO_ALIAS": alias,
