@@ -23,6 +23,12 @@ parameter mappings documented in reranker/core/mmr.py and dpp.py:
 - ``fusion (all)``: every term on: a user with three interests, centroid, category and brand
   affinity (calibration), diversity 0.7 (derived brand/category caps and near-duplicate
   suppression), explanations off.
+
+BLAS threads: the library default unless ``--blas-threads N`` (every contender, ours and the
+peers, runs under the same setting). The sidecar's workers run BLAS single-threaded
+(``reranker/app/serving.py``), so ``--blas-threads 1`` measures the serving condition: these
+are 100-1000 × 384 mat-vecs, where OpenBLAS's second thread costs hand-off time and p50
+jitter on a busy 2-core box (it can still speed up the larger ones when a core is idle).
 """
 
 from __future__ import annotations
@@ -284,13 +290,27 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, N=100 and 500, k=10")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--synthetic", action="store_true", help="random clustered vectors")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=0,
+        help="BLAS threads for every contender (0 = library default; 1 = as the sidecar)",
+    )
     args = parser.parse_args()
+    if args.blas_threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
 
     emb, brands, brand_names, cats, source = load_pool(args.synthetic)
     sizes = (100, 500) if args.quick else (100, 500, 1000)
     pages = (10,) if args.quick else (10, 50)
     rounds, slow_rounds = (150, 15) if args.quick else (600, 40)
-    print(f"inputs: {source}, dim {emb.shape[1]}; diversity {DIVERSITY}; {rounds} rounds")
+    blas = args.blas_threads if args.blas_threads > 0 else "library default"
+    print(
+        f"inputs: {source}, dim {emb.shape[1]}; diversity {DIVERSITY}; {rounds} rounds; "
+        f"BLAS threads: {blas}"
+    )
     cells = []
     for n in sizes:
         for k in pages:
@@ -310,6 +330,7 @@ def main() -> int:
             "inputs": source,
             "diversity": DIVERSITY,
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            "blas_threads": args.blas_threads or None,
             "cells": cells,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -55,30 +55,34 @@ class CalibrationState:
         user_mix: Mapping[str, float],
         alpha: float = CALIBRATION_ALPHA,
         table: FloatArray | None = None,
+        tracked: list[int] | None = None,
     ) -> None:
-        """``table``: optional buffer of ``n_slots(...)`` floats for the per-slot gains.
+        """``table``: optional buffer of ``n_slots(...)`` floats for the per-slot gains;
+        ``tracked``: ``CalibrationState.tracked(names, user_mix)`` if already known.
 
         The per-category arithmetic runs on Python floats: it touches only the user's
         categories present in the window (a handful), where numpy's per-call cost dominates.
         """
-        total = sum(v for v in user_mix.values() if v > 0)
+        total = sum([v for v in user_mix.values() if v > 0])
         if total <= 0:
             raise ValueError("user category mix has no positive share")
-        tracked = [i for i, name in enumerate(names) if user_mix.get(name, 0.0) > 0]
+        if tracked is None:
+            tracked = self.tracked(names, user_mix)
         c = len(tracked)
         self.alpha = alpha
-        self.p = [user_mix[names[i]] / total for i in tracked]
-        self._plogp = sum(p * math.log(p) for p in self.p)
-        outside = max(0.0, 1.0 - sum(self.p))
-        log_inv_alpha = math.log(1.0 / alpha)
+        self.p = p = [user_mix[names[i]] / total for i in tracked]
+        log = math.log
+        self._plogp = sum([pi * log(pi) for pi in p])
+        outside = max(0.0, 1.0 - sum(p))
+        log_inv_alpha = log(1.0 / alpha)
         self._outside_kl = outside * log_inv_alpha
-        self._alpha_p = [alpha * p for p in self.p]
-        # slot per code: tracked categories 0..c-1, other known c, unknown c+1.
+        self._alpha_p = [alpha * pi for pi in p]
+        # slot per code: tracked categories 0..c-1, other known c, unknown (-1, the last) c+1.
         slot = np.full(len(names) + 1, c, dtype=np.intp)
-        slot[tracked] = np.arange(c)
+        for position, i in enumerate(tracked):
+            slot[i] = position
         slot[-1] = c + 1
-        self.slots = slot[codes]
-        self.slot_list: list[int] = self.slots.tolist()  # scalar reads in Python are cheaper
+        self.slots = slot.take(codes)
         self.counts = [0.0] * c
         self.size = 0
         # empty list: q̃ = αp, so every tracked term is p·log(1/α)
@@ -86,35 +90,40 @@ class CalibrationState:
         self._table = table if table is not None else np.zeros(c + 2, dtype=np.float32)
         self._head = self._table[:-2]  # the tracked categories' slots
         self._n_tracked = c
-        self._gain = [0.0] * c
+        self._gain = np.zeros(c, dtype=np.float64)
         self._kl_base = 0.0
         self._refresh()
 
     @staticmethod
+    def tracked(names: Sequence[str], user_mix: Mapping[str, float]) -> list[int]:
+        """Codes of the user's categories (positive share) among ``names``, ascending."""
+        get = user_mix.get
+        return [i for i, name in enumerate(names) if get(name, 0.0) > 0]
+
+    @staticmethod
     def n_slots(names: Sequence[str], user_mix: Mapping[str, float]) -> int:
         """Size of the gain table: tracked categories + "other known" + "unknown"."""
-        return sum(1 for name in names if user_mix.get(name, 0.0) > 0) + 2
+        return len(CalibrationState.tracked(names, user_mix)) + 2
 
     def _refresh(self) -> None:
         # KL after adding one item of each tracked category c: with the new size, x = q̃
         # without the item, and the item adds step = (1 - α)/(size + 1) to x_c, so
         # KL_c = KL_base - p_c·log(1 + step/x_c). Called once per greedy step: plain floats
-        # over the (few) tracked categories, then two writes into the gain table.
+        # over the (few) tracked categories, then one write into the gain table.
         step = (1.0 - self.alpha) / (self.size + 1)
         kl_base = self._plogp + self._outside_kl
         log, log1p = math.log, math.log1p
         gain = self._gain
-        p, counts, alpha_p = self.p, self.counts, self._alpha_p
-        for i in range(len(gain)):
-            pi = p[i]
-            x = counts[i] * step + alpha_p[i]
+        for i, (pi, count, alpha_pi) in enumerate(
+            zip(self.p, self.counts, self._alpha_p, strict=True)
+        ):
+            x = count * step + alpha_pi
             kl_base -= pi * log(x)
             gain[i] = pi * log1p(step / x)
         self._kl_base = kl_base
         change = self.kl - kl_base
-        head = self._head
-        head[...] = gain
-        head += change
+        # float32 gains plus the float32 change (as ``head[...] = gain; head += change``)
+        np.add(gain, change, out=self._head, dtype=np.float32)
         self._table[-2] = change
 
     def gains(self, out: FloatArray) -> FloatArray:
@@ -123,12 +132,12 @@ class CalibrationState:
 
     def add(self, j: int) -> None:
         """Record candidate ``j`` as selected."""
-        slot = self.slot_list[j]
+        slot = self.slots.item(j)
         c = self._n_tracked
         if slot == c + 1:
             return
         if slot < c:
-            self.kl = self._kl_base - self._gain[slot]
+            self.kl = self._kl_base - self._gain.item(slot)
             self.counts[slot] += 1.0
         else:
             self.kl = self._kl_base

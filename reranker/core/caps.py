@@ -36,6 +36,7 @@ RELAXATION_ORDER = ("category_cap", "brand_cap", "near_duplicate")
 TIER_CATEGORY = np.float32(100.0)
 TIER_BRAND = np.float32(1000.0)
 TIER_DUPLICATE = np.float32(10000.0)
+_NEG_INF = float("-inf")
 
 
 class _LabelCap:
@@ -56,19 +57,24 @@ class _LabelCap:
         if codes is None:
             slots = np.full(n, free, dtype=np.intp)
         else:
-            slots = codes.astype(np.intp)
-            slots[slots < 0] = free
+            # codes lie in [-1, vocabulary): -1 wraps onto the free slot
+            slots = np.remainder(codes, vocabulary + 1, dtype=np.intp)
             for code in exempt:
                 slots[slots == code] = free
         self.slots = slots
-        self.slot_list: list[int] = slots.tolist()  # scalar reads in Python are cheaper
         self.free = free
         self.cap = cap
-        self.counts = [0] * (vocabulary + 1)
+        self.counts: dict[int, int] = {}  # slot -> items on the page (absent: 0)
         # pressure = count / cap (or / page size without a cap); the free slot stays 0.
         self.scale = np.float32(1.0 / (cap if cap is not None else max(page, 1)))
-        self.pressure = pressure if pressure is not None else np.zeros(vocabulary + 1, np.float32)
-        self.pressure.fill(0.0)
+        # the float32 pressure after m items of a label: ``levels[m]`` (grown on demand, by
+        # the same float32 additions as ``pressure[slot] += scale``)
+        self.levels = [0.0]
+        if pressure is None:
+            pressure = np.zeros(vocabulary + 1, np.float32)
+        else:
+            pressure.fill(0.0)
+        self.pressure = pressure
         # novelty = 1 for a known label not yet on the page (0 while the page is empty, so the
         # first pick stays the most relevant); the free slot stays 0.
         self.novelty = novelty
@@ -76,8 +82,8 @@ class _LabelCap:
             novelty.fill(0.0)
 
     def full(self, j: int) -> bool:
-        slot = self.slot_list[j]
-        return self.cap is not None and slot != self.free and self.counts[slot] >= self.cap
+        slot = self.slots.item(j)
+        return self.cap is not None and slot != self.free and self.counts.get(slot, 0) >= self.cap
 
 
 class HomogeneityConstraints:
@@ -137,6 +143,11 @@ class HomogeneityConstraints:
         self.penalty = np.zeros(n, dtype=np.float32)  # cap tiers; -inf once selected
         self._mask = np.empty(n, dtype=bool)
         self.size = 0
+        self._labels = (
+            None
+            if self.brand is None or self.category is None
+            else ((self.brand, TIER_BRAND), (self.category, TIER_CATEGORY))
+        )
 
     def apply(self, scores: FloatArray, max_similarity: FloatArray | None, out: FloatArray) -> None:
         """``out = scores + penalties`` (selected: -inf; cap tiers; near-duplicate tier when
@@ -161,13 +172,15 @@ class HomogeneityConstraints:
 
         Returns True when a cap tier was added (``penalty`` changed beyond entry ``j``).
         """
-        self.penalty[j] = -np.inf
+        penalty = self.penalty
+        penalty[j] = _NEG_INF
         self.size += 1
-        if self.brand is None or self.category is None:
+        labels = self._labels
+        if labels is None:
             return False
         capped = False
-        for label, tier in ((self.brand, TIER_BRAND), (self.category, TIER_CATEGORY)):
-            slot = label.slot_list[j]
+        for label, tier in labels:
+            slot = label.slots.item(j)
             novelty = label.novelty
             if novelty is not None:
                 if self.size == 1:  # the page is no longer empty: every known label is new
@@ -176,12 +189,17 @@ class HomogeneityConstraints:
                 novelty[slot] = 0.0  # the free slot is 0 anyway
             if slot == label.free:
                 continue
-            count = label.counts[slot] + 1
-            label.counts[slot] = count
-            label.pressure[slot] += label.scale
+            counts = label.counts
+            count = counts.get(slot, 0) + 1
+            counts[slot] = count
+            levels = label.levels
+            if count == len(levels):
+                levels.append(float(np.float32(levels[-1]) + label.scale))
+            label.pressure[slot] = levels[count]
             if count == label.cap:
-                np.equal(label.slots, slot, out=self._mask)
-                np.subtract(self.penalty, tier, out=self.penalty, where=self._mask)
+                mask = self._mask
+                np.equal(label.slots, slot, out=mask)
+                np.subtract(penalty, tier, out=penalty, where=mask)
                 capped = True
         return capped
 

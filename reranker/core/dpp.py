@@ -35,7 +35,7 @@ import numpy as np
 
 from reranker.core.caps import HomogeneityConstraints
 from reranker.core.selection import GreedyResult, Trace
-from reranker.core.similarity import SimilarityRows
+from reranker.core.similarity import EmbeddingRows, SimilarityRows
 from reranker.core.types import FloatArray
 
 __all__ = ["DPP_EPS", "DPP_PARTS", "IncrementalCholesky", "dpp_select"]
@@ -128,13 +128,22 @@ def dpp_select(
     order = trace.order
     relevance_only = theta >= 1.0
     # Selection key a·quality + log d² is the objective divided by (1 - θ): same argmax.
-    scaled = quality.astype(np.float32) * np.float32(theta / (1.0 - theta) if theta < 1 else 1.0)
+    a = np.float32(theta / (1.0 - theta) if theta < 1 else 1.0)
+    scaled = np.multiply(quality, a, dtype=np.float32)
     base = scaled + cons.penalty  # penalties folded in, refreshed when a cap is reached
-    chol = IncrementalCholesky(n, k, window)
-    # Without a window the Cholesky update is inlined below (Algorithm 1 of the paper);
-    # ``chol`` is then only its storage. The sliding window goes through ``chol.add``.
-    inline = chol.window is None
-    comps, d2, tmp, eps = chol._c, chol.d2, chol._tmp, float(chol.eps)
+    window_ = window if window is not None and window < k else None
+    # Without a window the Cholesky update is inlined below (Algorithm 1 of the paper) on
+    # plain arrays; the sliding window goes through ``IncrementalCholesky.add``.
+    chol = IncrementalCholesky(n, k, window_) if window_ is not None else None
+    if chol is not None:
+        d2 = chol.d2
+        comps = chol._c
+    else:
+        d2 = np.empty(n, dtype=np.float32)
+        d2.fill(1.0)
+        comps = np.empty((k, n), dtype=np.float32)  # row t is written before it is read
+    tmp = np.empty(n, dtype=np.float32)
+    eps = float(np.float32(DPP_EPS))
     members = 0
     log_gain = np.zeros(n, dtype=np.float32)
     gain_at_pick = np.zeros(k, dtype=np.float32)
@@ -142,51 +151,76 @@ def dpp_select(
     row = np.empty(n, dtype=np.float32)
     key = np.empty(n, dtype=np.float32)
     raw = np.empty(n, dtype=np.float32) if explain else None
-    floor = np.float32(chol.eps)
+    floor = np.empty(n, dtype=np.float32)  # an array: ufuncs take two arrays faster
+    floor.fill(DPP_EPS)
+    # the loop runs on locals: at a few microseconds a step, lookups count
+    add, subtract, multiply, maximum, dot, log = (
+        np.add,
+        np.subtract,
+        np.multiply,
+        np.maximum,
+        np.dot,
+        np.log,
+    )
+    # plain cosine rows are computed here; any other kind (or a subclass) through ``row``
+    embeddings = rows.embeddings if type(rows) is EmbeddingRows else None
+    row_of = rows.row
+    penalize = cons.penalize_duplicates
+    cons_select = cons.select
+    penalty = cons.penalty
+    sqrt = math.sqrt
+    last = k - 1
     for t in range(k):
         if relevance_only or t == 0:
-            np.copyto(key, base)
+            target = base
         else:
-            np.add(base, log_gain, out=key)
+            add(base, log_gain, out=key)
+            target = key
         if max_sim is not None and t:
-            cons.penalize_duplicates(max_sim, key)
-        j = int(key.argmax())
+            if target is base:
+                np.copyto(key, base)
+                target = key
+            penalize(max_sim, key)
+        j = int(target.argmax())
         order[t] = j
-        gain_at_pick[t] = log_gain[j]
+        gain_at_pick[t] = log_gain.item(j)
         if raw is not None:
-            np.add(scaled, log_gain, out=raw)
+            add(scaled, log_gain, out=raw)
             trace.pick(t, j, 0.0, raw, cons, max_sim if t else None)
-        if t + 1 == k:
+        if t == last:
             break
-        if cons.select(j):
-            np.add(scaled, cons.penalty, out=base)
+        if cons_select(j):
+            add(scaled, penalty, out=base)
         else:
             base[j] = -np.inf
         if relevance_only and max_sim is None:
             continue
-        rows.row(j, row)
+        if embeddings is not None:
+            dot(embeddings, embeddings[j], out=row)
+        else:
+            row_of(j, row)
         if max_sim is not None:
-            np.maximum(max_sim, row, out=max_sim)
+            maximum(max_sim, row, out=max_sim)
         if relevance_only:
             continue
-        if not inline:
+        if chol is not None:
             chol.add(j, row)
         else:
-            d2_j = float(d2[j])
+            d2_j = d2.item(j)
             if d2_j <= eps:
                 continue  # in the span of the page: leaves the factorisation unchanged
             c_new = comps[members]
             if members:
-                np.dot(comps[:members, j], comps[:members], out=c_new)
-                np.subtract(row, c_new, out=c_new)
-                np.multiply(c_new, 1.0 / math.sqrt(d2_j), out=c_new)
+                dot(comps[:members, j], comps[:members], out=c_new)
+                subtract(row, c_new, out=c_new)
+                multiply(c_new, 1.0 / sqrt(d2_j), out=c_new)
             else:
-                np.multiply(row, 1.0 / math.sqrt(d2_j), out=c_new)
-            np.multiply(c_new, c_new, out=tmp)
-            np.subtract(d2, tmp, out=d2)
+                multiply(row, 1.0 / sqrt(d2_j), out=c_new)
+            multiply(c_new, c_new, out=tmp)
+            subtract(d2, tmp, out=d2)
             members += 1
-        np.maximum(d2, floor, out=log_gain)
-        np.log(log_gain, out=log_gain)
+        maximum(d2, floor, out=log_gain)
+        log(log_gain, out=log_gain)
     # the objective at each pick: θ·quality + (1 - θ)·log d²
     quality_part = quality[order].astype(np.float32) * np.float32(theta)
     gain_part = gain_at_pick * np.float32(1.0 - theta)

@@ -38,15 +38,15 @@ Similarity is cosine of embeddings, or label similarity when the request has non
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
 
 from reranker.core.calibration import CalibrationState
-from reranker.core.dpp import IncrementalCholesky
+from reranker.core.dpp import DPP_EPS, IncrementalCholesky
 from reranker.core.personalization import (
     centroid_excess,
     centroid_similarity,
@@ -54,6 +54,7 @@ from reranker.core.personalization import (
     label_affinity,
 )
 from reranker.core.request import Request, prepare
+from reranker.core.similarity import EmbeddingRows
 from reranker.core.types import Candidates, FloatArray, Knobs, UserProfile
 
 __all__ = [
@@ -92,12 +93,18 @@ STEP_FEATURES = (
 FEATURE_NAMES = STATIC_FEATURES + STEP_FEATURES
 DPP_GAIN_FLOOR = 8.0
 _GAIN_FLOOR = np.float32(np.exp(-DPP_GAIN_FLOOR))
+_DPP_EPS = float(np.float32(DPP_EPS))  # IncrementalCholesky's threshold, as a Python float
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 RED, SIM_SUM, DPP, DUP, BRAND_P, CAT_P, CAL, BRAND_NEW, CAT_NEW = (
     _COL[name] for name in STEP_FEATURES
 )
 LABEL_FEATURES = STEP_FEATURES[STEP_FEATURES.index("brand_pressure") :]
+_ALL_STEPS = frozenset(STEP_FEATURES)
+_SIMILARITY = frozenset({"redundancy", "similarity_sum", "near_duplicate", "dpp_gain"})
+_NO_MIX: Mapping[str, float] = {}
+_NO_SLOTS = np.zeros(0, dtype=np.intp)
+_NO_FLOATS = np.zeros(0, dtype=np.float32)
 
 
 def static_features(request: Request, out: FloatArray | None = None) -> FloatArray:
@@ -114,14 +121,14 @@ def static_features(request: Request, out: FloatArray | None = None) -> FloatArr
         return out
     c = request.candidates
     emb = c.embeddings
+    # each helper writes straight into its column (contiguous: the block is Fortran-ordered)
     if emb is not None and user.interests.shape[0]:
-        out[:, 1] = interest_similarity(emb, user)
-    out[:, 2] = label_affinity(c.categories, c.category_names, user.category_affinity, n)
-    out[:, 3] = label_affinity(c.brands, c.brand_names, user.brand_affinity, n)
+        interest_similarity(emb, user, out=out[:, 1])
+    label_affinity(c.categories, c.category_names, user.category_affinity, n, out=out[:, 2])
+    label_affinity(c.brands, c.brand_names, user.brand_affinity, n, out=out[:, 3])
     if emb is not None and user.centroid is not None:
-        sim = centroid_similarity(emb, user.centroid)
-        out[:, 4] = sim
-        out[:, 5] = centroid_excess(sim)
+        sim = centroid_similarity(emb, user.centroid, out=out[:, 4])
+        centroid_excess(sim, out=out[:, 5])
     return out
 
 
@@ -134,76 +141,192 @@ class SelectionState:
     stay 0); by default all are computed. The last five columns (brand and category
     pressure, calibration, brand and category novelty) are all lookups by label, so they are
     refreshed by one gather from one table.
+
+    A step is a handful of small numpy calls, so Python overhead counts as much as the
+    arithmetic: ``select`` is a closure built once per request over local variables, with the
+    work for inactive features left out rather than branched around at every step.
     """
+
+    select: Callable[[int], None]
 
     def __init__(self, request: Request, active: Collection[str] | None = None) -> None:
         self.request = request
         n = request.n
         c = request.candidates
-        on = set(STEP_FEATURES) if active is None else set(active)
-        self.matrix = np.zeros((len(FEATURE_NAMES), n), dtype=np.float32).T
-        static_features(request, out=self.matrix[:, : len(STATIC_FEATURES)])
-        m = self.matrix
-        self._red, self._dup, self._dpp = m[:, RED], m[:, DUP], m[:, DPP]
-        self._sum = m[:, SIM_SUM] if "similarity_sum" in on else None
-        self._rows = request.rows
+        on = _ALL_STEPS if active is None else active
+        matrix = np.zeros((len(FEATURE_NAMES), n), dtype=np.float32).T
+        self.matrix = matrix
+        static_features(request, out=matrix[:, : len(STATIC_FEATURES)])
+        self._red = matrix[:, RED]
+        self._dup = matrix[:, DUP]
         thr = request.knobs.duplicate_threshold
         self.dup_threshold = np.float32(thr) if "near_duplicate" in on and thr < 1.0 else None
-        self._chol = (
-            IncrementalCholesky(n, request.k, request.knobs.dpp_window)
-            if "dpp_gain" in on
-            else None
-        )
-        # one table for the label lookups:
-        # [brand pressure | category pressure | calibration | brand novelty | category novelty]
         user = request.user
-        mix = user.category_affinity if user is not None else {}
+        mix = user.category_affinity if user is not None else _NO_MIX
         calibrate = (
             "calibration" in on and c.categories is not None and any(v > 0 for v in mix.values())
         )
-        novel = bool({"brand_novelty", "category_novelty"} & on)
-        nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
-        ncal = CalibrationState.n_slots(c.category_names, mix) if calibrate else 1
-        offsets = list(accumulate((0, nb, nc, ncal, nb, nc)))  # plain ints: no numpy call
-        self._table = np.zeros(offsets[-1], dtype=np.float32)
-        views = [self._table[offsets[i] : offsets[i + 1]] for i in range(5)]
-        self.constraints = request.constraints(
-            brand_pressure=views[0],
-            category_pressure=views[1],
-            brand_novelty=views[3] if novel else None,
-            category_novelty=views[4] if novel else None,
-        )
-        self._calibration = None
-        if calibrate:
-            assert c.categories is not None
-            self._calibration = CalibrationState(
-                c.categories, c.category_names, mix, table=views[2]
+        novel = "brand_novelty" in on or "category_novelty" in on
+        gather = "brand_pressure" in on or "category_pressure" in on or calibrate or novel
+        calibration = None
+        labels: tuple[FloatArray, npt.NDArray[np.intp], FloatArray] | None = None
+        if gather:
+            # one table for the label lookups:
+            # [brand pressure | category pressure | calibration | brand novelty | category novelty]
+            nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
+            tracked = CalibrationState.tracked(c.category_names, mix) if calibrate else []
+            ncal = len(tracked) + 2 if calibrate else 1
+            o1, o2 = nb, nb + nc
+            o3 = o2 + ncal
+            o4 = o3 + nb
+            table = np.zeros(o4 + nc, dtype=np.float32)
+            self.constraints = request.constraints(
+                brand_pressure=table[:o1],
+                category_pressure=table[o1:o2],
+                brand_novelty=table[o3:o4] if novel else None,
+                category_novelty=table[o4:] if novel else None,
             )
-            cal_slots = self._calibration.slots
+            brand, category = self.constraints.brand, self.constraints.category
+            assert brand is not None and category is not None
+            slot_rows = np.empty((5, n), dtype=np.intp)
+            slot_rows[0] = brand.slots
+            np.add(category.slots, o1, out=slot_rows[1])
+            if calibrate:
+                assert c.categories is not None
+                calibration = CalibrationState(
+                    c.categories,
+                    c.category_names,
+                    mix,
+                    table=table[o2:o3],
+                    tracked=tracked,
+                )
+                np.add(calibration.slots, o2, out=slot_rows[2])
+            else:
+                slot_rows[2] = o2
+            np.add(brand.slots, o3, out=slot_rows[3])
+            np.add(category.slots, o4, out=slot_rows[4])
+            slots = slot_rows.reshape(-1)
+            # the label columns are adjacent: one contiguous block of 5n floats (a view)
+            block = matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1)
+            if calibrate:
+                table.take(slots, out=block, mode="clip")
+            labels = (table, slots, block)
         else:
-            cal_slots = np.zeros(n, dtype=np.intp)
-        self._gather = bool({"brand_pressure", "category_pressure"} & on) or calibrate or novel
-        brand, category = self.constraints.brand, self.constraints.category
-        assert brand is not None and category is not None
-        self._slots = np.concatenate(
-            (
-                brand.slots,
-                category.slots + offsets[1],
-                cal_slots + offsets[2],
-                brand.slots + offsets[3],
-                category.slots + offsets[4],
-            )
-        )
-        # the label columns are adjacent: one contiguous block of 5n floats
-        self._label_block = self.matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1)  # a view
-        if calibrate:
-            self._table.take(self._slots, out=self._label_block, mode="clip")
-        self._row = np.empty(n, dtype=np.float32)
+            self.constraints = request.constraints()
+        self._calibration = calibration
         self._track_similarity = bool(
-            {"redundancy", "similarity_sum", "near_duplicate", "dpp_gain"} & on
-            or self.constraints.duplicate_threshold is not None
+            not _SIMILARITY.isdisjoint(on) or self.constraints.duplicate_threshold is not None
         )
         self.size = 0
+        self.select = self._stepper(n, "similarity_sum" in on, "dpp_gain" in on, labels)
+
+    def _stepper(
+        self,
+        n: int,
+        similarity_sum: bool,
+        dpp_gain: bool,
+        labels: tuple[FloatArray, npt.NDArray[np.intp], FloatArray] | None,
+    ) -> Callable[[int], None]:
+        """The per-step update, specialised to this request's active features.
+
+        ``labels``: (table, slots, block) for the label gather, None when no label feature
+        is active.
+        """
+        request = self.request
+        matrix = self.matrix
+        cons_select = self.constraints.select
+        cal_add = self._calibration.add if self._calibration is not None else None
+        track = self._track_similarity
+        red, dup = self._red, self._dup
+        ssum = matrix[:, SIM_SUM] if similarity_sum else None
+        # ufuncs are faster on two arrays than on an array and a scalar: constants as arrays
+        thr = None
+        if self.dup_threshold is not None:
+            thr = np.empty(n, dtype=np.float32)  # np.empty + fill: np.full is Python-level
+            thr.fill(self.dup_threshold)
+        above = np.empty(n, dtype=bool)
+        rows = request.rows
+        # plain cosine rows are computed here; any other kind (or a subclass) through ``row``
+        embeddings = rows.embeddings if type(rows) is EmbeddingRows else None
+        row_of = rows.row
+        row = np.empty(n, dtype=np.float32)
+        window = request.knobs.dpp_window
+        d2 = comps = None
+        chol_add = None
+        if dpp_gain and window is not None and window < request.k:
+            chol = IncrementalCholesky(n, request.k, window)
+            d2, chol_add = chol.d2, chol.add
+        elif dpp_gain:
+            # IncrementalCholesky's state, updated inline below: residuals and Cholesky rows
+            d2 = np.empty(n, dtype=np.float32)
+            d2.fill(1.0)
+            comps = np.empty((request.k, n), dtype=np.float32)
+        gain = matrix[:, DPP]
+        floor = _NO_FLOATS
+        if d2 is not None:
+            floor = np.empty(n, dtype=np.float32)
+            floor.fill(_GAIN_FLOOR)
+        tmp = np.empty(n, dtype=np.float32)
+        eps = _DPP_EPS
+        take = labels[0].take if labels is not None else None
+        slots = labels[1] if labels is not None else _NO_SLOTS
+        block = labels[2] if labels is not None else _NO_FLOATS
+        members = 0
+        maximum, add, greater, copyto = np.maximum, np.add, np.greater, np.copyto
+        subtract, multiply, square, log, dot = (
+            np.subtract,
+            np.multiply,
+            np.square,
+            np.log,
+            np.dot,
+        )
+        sqrt = math.sqrt
+
+        def select(j: int) -> None:
+            nonlocal members
+            cons_select(j)
+            if track:
+                if embeddings is not None:
+                    dot(embeddings, embeddings[j], out=row)
+                else:
+                    row_of(j, row)
+                maximum(red, row, out=red)
+                if ssum is not None:
+                    add(ssum, row, out=ssum)
+                if thr is not None:
+                    greater(red, thr, out=above)
+                    copyto(dup, above)
+                if d2 is not None:
+                    if chol_add is not None:
+                        chol_add(j, row)
+                    else:
+                        # IncrementalCholesky.add, inlined (Algorithm 1 of Chen et al.)
+                        d2_j = d2.item(j)
+                        if d2_j > eps:
+                            assert comps is not None
+                            c_new = comps[members]
+                            scale = 1.0 / sqrt(d2_j)
+                            if members:
+                                dot(comps[:members, j], comps[:members], out=c_new)
+                                subtract(row, c_new, out=c_new)
+                                multiply(c_new, scale, out=c_new)
+                            else:
+                                multiply(row, scale, out=c_new)
+                            square(c_new, out=tmp)
+                            subtract(d2, tmp, out=d2)
+                            d2[j] = 0.0
+                            members += 1
+                    maximum(d2, floor, out=gain)
+                    log(gain, out=gain)
+            if cal_add is not None:
+                cal_add(j)
+            if take is not None:
+                # the method skips np.take's Python dispatch; slots are in range, so "clip"
+                # only skips the bounds check
+                take(slots, out=block, mode="clip")
+            self.size += 1
+
+        return select
 
     @property
     def max_similarity(self) -> FloatArray | None:
@@ -214,31 +337,6 @@ class SelectionState:
     def near_duplicate(self) -> FloatArray:
         """The near-duplicate column (0/1)."""
         return self._dup
-
-    def select(self, j: int) -> None:
-        """Put candidate ``j`` on the page and update every step feature."""
-        self.constraints.select(j)
-        if self._track_similarity:
-            row = self._rows.row(j, self._row)
-            red = self._red
-            np.maximum(red, row, out=red)
-            if self._sum is not None:
-                np.add(self._sum, row, out=self._sum)
-            if self.dup_threshold is not None:
-                np.greater(red, self.dup_threshold, out=self._dup)
-            chol = self._chol
-            if chol is not None:
-                chol.add(j, row)
-                gain = self._dpp
-                np.maximum(chol.d2, _GAIN_FLOOR, out=gain)
-                np.log(gain, out=gain)
-        if self._calibration is not None:
-            self._calibration.add(j)
-        if self._gather:
-            # the method skips np.take's Python dispatch; slots are in range, so "clip" only
-            # skips the bounds check
-            self._table.take(self._slots, out=self._label_block, mode="clip")
-        self.size += 1
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from reranker.core.weights import FusionWeights
 
 __all__ = ["fusion_select"]
 
+_STEP_COLUMNS = tuple((name, FEATURE_NAMES.index(name)) for name in STEP_FEATURES)
+
 
 def fusion_select(
     request: Request, weights: FusionWeights, *, static_only: bool = False
@@ -37,7 +39,8 @@ def fusion_select(
     """
     d = float(request.knobs.diversity)
     w = weights.static_only(d) if static_only else weights.effective(d)
-    active = {name for name in STEP_FEATURES if w[FEATURE_NAMES.index(name)] != 0.0}
+    weight_of = w.tolist()
+    active = {name for name, f in _STEP_COLUMNS if weight_of[f] != 0.0}
     dup_limit = request.duplicate_threshold if request.candidates.embeddings is not None else None
     fold = (
         not static_only
@@ -63,23 +66,41 @@ def fusion_select(
     fused = np.empty(n, dtype=np.float32)
     key = np.empty(n, dtype=np.float32)
     order, scores = trace.order, trace.scores
+    select = state.select
+    if not explain:
+        # the hot loop: locals only, scalar reads through ``item`` (no numpy scalars)
+        add, dot = np.add, np.dot
+        dedup = not fold and cons.duplicate_threshold is not None
+        penalize = cons.penalize_duplicates
+        dup_tier = -float(TIER_DUPLICATE) / 2
+        last = k - 1
+        for t in range(k):
+            dot(matrix, w_key, out=key)  # np.dot: same BLAS gemv as matmul, less dispatch
+            add(key, penalty, out=key)
+            max_sim = None if fold else state.max_similarity
+            if dedup and max_sim is not None:
+                penalize(max_sim, key)
+            j = int(key.argmax())
+            order[t] = j
+            if penalty.item(j) != 0.0 or (
+                dup_col.item(j) != 0.0 if fold else max_sim is not None and key.item(j) < dup_tier
+            ):
+                scores[t] = float(dot(matrix[j], w))
+            else:
+                scores[t] = key.item(j)
+            if t < last:
+                select(j)
+        return trace.result(), values
+    assert values is not None and trace.parts is not None
     for t in range(k):
         np.matmul(matrix, w_key, out=key)
         max_sim = None if fold else state.max_similarity
         cons.apply(key, max_sim, out=key)
         j = int(key.argmax())
-        if explain:
-            np.matmul(matrix, w, out=fused)
-            trace.pick(t, j, float(fused[j]), fused, cons, state.max_similarity)
-            assert values is not None and trace.parts is not None
-            values[t] = matrix[j]
-            trace.parts[t] = matrix[j] * w
-        else:
-            order[t] = j
-            relaxed = penalty[j] != 0.0 or (
-                dup_col[j] != 0.0 if fold else max_sim is not None and key[j] < -TIER_DUPLICATE / 2
-            )
-            scores[t] = float(np.dot(matrix[j], w)) if relaxed else key[j]
+        np.matmul(matrix, w, out=fused)
+        trace.pick(t, j, float(fused[j]), fused, cons, state.max_similarity)
+        values[t] = matrix[j]
+        trace.parts[t] = matrix[j] * w
         if t + 1 < k:
-            state.select(j)
+            select(j)
     return trace.result(), values

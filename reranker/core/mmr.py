@@ -18,7 +18,7 @@ import numpy as np
 
 from reranker.core.caps import HomogeneityConstraints
 from reranker.core.selection import GreedyResult, Trace
-from reranker.core.similarity import SimilarityRows
+from reranker.core.similarity import EmbeddingRows, SimilarityRows
 from reranker.core.types import FloatArray
 
 __all__ = ["MMR_PARTS", "mmr_select"]
@@ -49,7 +49,9 @@ def mmr_select(
     trace = Trace(k, MMR_PARTS, explain)
     order = trace.order
     g = np.float32(gamma)
-    weighted_quality = quality.astype(np.float32) * np.float32(1.0 - gamma)
+    g_row = np.empty(n, dtype=np.float32)  # an array: ufuncs take two arrays faster
+    g_row.fill(g)
+    weighted_quality = np.multiply(quality, np.float32(1.0 - gamma), dtype=np.float32)
     # base = weighted quality + constraint penalties (-inf once selected), refreshed only when
     # a cap is reached; otherwise a pick just sets its own entry to -inf.
     base = weighted_quality + cons.penalty
@@ -58,31 +60,42 @@ def mmr_select(
     row = np.empty(n, dtype=np.float32)
     key = np.empty(n, dtype=np.float32)
     raw = np.empty(n, dtype=np.float32) if explain else None
+    # the loop runs on locals: at a few microseconds a step, lookups count
+    multiply, subtract, maximum, add, dot = np.multiply, np.subtract, np.maximum, np.add, np.dot
+    # plain cosine rows are computed here; any other kind (or a subclass) through ``row``
+    embeddings = rows.embeddings if type(rows) is EmbeddingRows else None
+    row_of = rows.row
+    penalize = cons.penalize_duplicates
+    cons_select = cons.select
+    penalty = cons.penalty
+    last = k - 1
     for t in range(k):
         if t:
-            np.multiply(max_sim, g, out=key)
-            np.subtract(base, key, out=key)
+            multiply(max_sim, g_row, out=key)
+            subtract(base, key, out=key)
             if dedup:
-                cons.penalize_duplicates(max_sim, key)
+                penalize(max_sim, key)
+            j = int(key.argmax())
+            sim_at_pick[t] = max_sim.item(j)
         else:
-            np.copyto(key, base)
-        j = int(key.argmax())
+            j = int(base.argmax())
         order[t] = j
-        if t:
-            sim_at_pick[t] = max_sim[j]
         if raw is not None:
-            np.multiply(max_sim, g, out=raw)
-            np.subtract(weighted_quality, raw, out=raw)
+            multiply(max_sim, g, out=raw)
+            subtract(weighted_quality, raw, out=raw)
             trace.pick(t, j, 0.0, raw, cons, max_sim if t else None)
-        if t + 1 == k:
+        if t == last:
             break
-        rows.row(j, row)
-        if t == 0 and not clip_negative:
-            np.copyto(max_sim, row)
+        if embeddings is not None:
+            dot(embeddings, embeddings[j], out=row)
         else:
-            np.maximum(max_sim, row, out=max_sim)
-        if cons.select(j):
-            np.add(weighted_quality, cons.penalty, out=base)
+            row_of(j, row)
+        if t == 0 and not clip_negative:
+            max_sim[:] = row
+        else:
+            maximum(max_sim, row, out=max_sim)
+        if cons_select(j):
+            add(weighted_quality, penalty, out=base)
         else:
             base[j] = -np.inf
     # the objective at each pick: (1 - γ)·quality - γ·max similarity to the page so far

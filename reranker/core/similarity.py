@@ -50,7 +50,8 @@ class EmbeddingRows(SimilarityRows):
         self.n = int(self.embeddings.shape[0])
 
     def row(self, j: int, out: FloatArray) -> FloatArray:
-        return np.matmul(self.embeddings, self.embeddings[j], out=out)
+        # np.dot runs the same BLAS gemv as np.matmul (bit for bit) with less dispatch
+        return np.dot(self.embeddings, self.embeddings[j], out=out)  # type: ignore[no-any-return]
 
 
 class LabelRows(SimilarityRows):

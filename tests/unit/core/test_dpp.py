@@ -134,3 +134,39 @@ def test_sliding_window_residuals_match_a_fresh_factorisation() -> None:
     mask = np.ones(40, dtype=bool)
     mask[window] = False
     np.testing.assert_allclose(chol.d2[mask], expected[mask], atol=1e-4)
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_inline_update_matches_incremental_cholesky(window: int | None) -> None:
+    """dpp_select updates the factorisation inline (no window) or through the class (window):
+    either way its log-gains at each pick are those of IncrementalCholesky, bit for bit."""
+    emb, scores = _random(7, n=50, dim=24)
+    rows = EmbeddingRows(emb)
+    result = dpp_select(scores, rows, 12, 0.5, window=window, explain=True)
+    chol = IncrementalCholesky(50, 12, window)
+    row = np.empty(50, dtype=np.float32)
+    expected = []
+    for j in result.order.tolist():
+        gain = np.log(np.maximum(chol.d2, np.float32(1e-5)))
+        expected.append(gain[j] * np.float32(0.5))
+        chol.add(j, rows.row(j, row))
+    assert result.parts is not None
+    np.testing.assert_array_equal(result.parts[:, 1], np.array(expected, dtype=np.float32))
+
+
+def test_custom_similarity_rows_are_asked_for_rows() -> None:
+    """Only plain EmbeddingRows take the inlined mat-vec; any other rows source (here a
+    subclass that counts) is called through ``row``: k - 1 times, never N×N."""
+    emb, scores = _random(0, n=60)
+
+    class Counting(EmbeddingRows):
+        calls = 0
+
+        def row(self, j: int, out: np.ndarray) -> np.ndarray:
+            Counting.calls += 1
+            return super().row(j, out)
+
+    plain = dpp_select(scores, EmbeddingRows(emb), 10, 0.5)
+    counted = dpp_select(scores, Counting(emb), 10, 0.5)
+    assert Counting.calls == 9
+    assert counted.order.tolist() == plain.order.tolist()

@@ -46,3 +46,52 @@ def test_novelty_marks_known_labels_not_yet_on_the_page() -> None:
     # (dyna, exempt) are never new
     assert brand_new[1].tolist() == [0, 1, 0, 1, 0, 0]
     assert cat_new[1].tolist() == [0, 0, 1, 0, 1, 1]
+
+
+def test_step_features_match_a_direct_recomputation(make_candidates: Make) -> None:
+    """The per-step update (a closure specialised to the request) against a from-scratch
+    computation of the similarity features and the DPP gain, with and without a window."""
+    from reranker.core.dpp import IncrementalCholesky
+
+    c = make_candidates(60)
+    assert c.embeddings is not None
+    order = [3, 17, 0, 42, 8, 25]
+    sims = c.embeddings @ c.embeddings.T
+    for window in (None, 2):
+        knobs = Knobs(diversity=0.8, strategy="fusion", dpp_window=window)
+        roll = rollout_features(c, order, knobs)
+        chol = IncrementalCholesky(60, len(order), window)
+        for t, j in enumerate(order):
+            page = order[:t]
+            red = np.maximum(sims[:, page].max(axis=1), 0.0) if t else np.zeros(60)
+            np.testing.assert_allclose(roll.features[t, :, COL["redundancy"]], red, atol=1e-5)
+            np.testing.assert_array_equal(
+                roll.features[t, :, COL["near_duplicate"]], (red > 0.97).astype(np.float32)
+            )
+            gain = np.log(np.maximum(chol.d2, np.float32(np.exp(-8.0))))
+            np.testing.assert_allclose(roll.features[t, :, COL["dpp_gain"]], gain, atol=1e-5)
+            chol.add(j, c.embeddings @ c.embeddings[j])
+
+
+def test_label_pressure_is_count_over_cap_in_float32() -> None:
+    """Pressure grows by 1/cap per item of the label, as float32 sums (tabulated per count)."""
+    n = 8
+    c = Candidates(
+        ids=[f"p{i}" for i in range(n)],
+        scores=np.linspace(1.0, 0.3, n).astype(np.float32),
+        embeddings=np.eye(n, dtype=np.float32),
+        categories=np.zeros(n, dtype=np.int32),
+        brands=np.array([0, 0, 0, 0, 1, 1, -1, 0], dtype=np.int32),
+        category_names=["drills"],
+        brand_names=["acme", "bolt"],
+    )
+    knobs = Knobs(diversity=0.5, strategy="fusion", max_per_brand=3, max_per_category=7)
+    roll = rollout_features(c, [0, 1, 4, 2, 6], knobs)
+    brand_p = roll.features[..., COL["brand_pressure"]]
+    third = np.float32(1.0 / 3.0)
+    acme = [np.float32(0.0), third, third + third, third + third, third + third + third]
+    assert brand_p[:, 3].tolist() == [float(v) for v in acme]
+    assert brand_p[:, 6].tolist() == [0.0] * 5  # unknown brand: never any pressure
+    # a category cap of 7 on a page of 5 is no cap: pressure is then count / page size
+    cat_p = roll.features[..., COL["category_pressure"]]
+    np.testing.assert_allclose(cat_p[:, 0], np.arange(5) / 5.0, atol=1e-6)
