@@ -18,6 +18,7 @@ from reranker.app.errors import install_error_handlers
 from reranker.app.metrics import MetricsMiddleware
 from reranker.app.openapi import install_openapi
 from reranker.app.state import build_state
+from reranker.core.warmup import warm_up
 from reranker.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm_up()  # compile the ranking kernels before the first request, not during it
         yield
         state.close()
 

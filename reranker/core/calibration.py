@@ -16,10 +16,18 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
+from numba import njit
 
 from reranker.core.types import FloatArray, IntArray
 
-__all__ = ["CALIBRATION_ALPHA", "CalibrationState", "kl_divergence"]
+__all__ = [
+    "CALIBRATION_ALPHA",
+    "CalibrationState",
+    "calibration_add",
+    "calibration_refresh",
+    "kl_divergence",
+]
 
 CALIBRATION_ALPHA = 0.01
 
@@ -40,12 +48,63 @@ def kl_divergence(p: FloatArray, q: FloatArray, alpha: float = CALIBRATION_ALPHA
     return float(np.sum(p_kept * np.log(p_kept / q_tilde)))
 
 
+Float64Array = npt.NDArray[np.float64]
+
+# Layout of the state arrays shared with the compiled fusion step (``fusion_kernel.py``).
+VEC_P, VEC_COUNTS, VEC_ALPHA_P, VEC_GAIN = range(4)  # rows of ``vec`` (float64, (4, c))
+SC_ALPHA, SC_PLOGP, SC_OUTSIDE_KL, SC_KL, SC_KL_BASE, SC_SIZE = range(6)  # ``scalars``
+
+
+@njit(cache=True, nogil=True)
+def calibration_refresh(vec: Float64Array, scalars: Float64Array, table: FloatArray) -> None:
+    """Recompute the per-slot gains after the list changed.
+
+    KL after adding one item of each tracked category c: with the new size, x = q̃ without
+    the item, and the item adds step = (1 - α)/(size + 1) to x_c, so
+    KL_c = KL_base - p_c·log(1 + step/x_c). Float64 over the (few) tracked categories, then
+    float32 gains into ``table``: [tracked categories | other known | unknown (stays 0)].
+    """
+    c = vec.shape[1]
+    step = (1.0 - scalars[SC_ALPHA]) / (scalars[SC_SIZE] + 1.0)
+    kl_base = scalars[SC_PLOGP] + scalars[SC_OUTSIDE_KL]
+    for i in range(c):
+        p = vec[VEC_P, i]
+        x = vec[VEC_COUNTS, i] * step + vec[VEC_ALPHA_P, i]
+        kl_base -= p * math.log(x)
+        vec[VEC_GAIN, i] = p * math.log1p(step / x)
+    scalars[SC_KL_BASE] = kl_base
+    change = np.float32(scalars[SC_KL] - kl_base)
+    for i in range(c):
+        table[i] = np.float32(vec[VEC_GAIN, i]) + change
+    table[c] = change
+
+
+@njit(cache=True, nogil=True)
+def calibration_add(
+    slot: int, vec: Float64Array, scalars: Float64Array, table: FloatArray
+) -> None:
+    """Record one selected item of calibration slot ``slot`` and refresh the gains."""
+    c = vec.shape[1]
+    if slot == c + 1:  # unknown category: the list's known mix is unchanged
+        return
+    if slot < c:
+        scalars[SC_KL] = scalars[SC_KL_BASE] - vec[VEC_GAIN, slot]
+        vec[VEC_COUNTS, slot] += 1.0
+    else:
+        scalars[SC_KL] = scalars[SC_KL_BASE]
+    scalars[SC_SIZE] += 1.0
+    calibration_refresh(vec, scalars, table)
+
+
 class CalibrationState:
     """Incremental ``KL(S) - KL(S ∪ {i})`` for every candidate while a list grows.
 
     Categories are split into: the user's categories present among candidates (tracked one by
     one), other known categories (they only grow the list's size), unknown (ignored), and the
     user's categories absent from the window (a constant ``p·log(1/α)`` in the KL).
+
+    The state lives in two small float64 arrays (``vec``, ``scalars``) updated by compiled
+    functions, so the fusion's compiled greedy loop advances it without leaving native code.
     """
 
     def __init__(
@@ -58,11 +117,7 @@ class CalibrationState:
         tracked: list[int] | None = None,
     ) -> None:
         """``table``: optional buffer of ``n_slots(...)`` floats for the per-slot gains;
-        ``tracked``: ``CalibrationState.tracked(names, user_mix)`` if already known.
-
-        The per-category arithmetic runs on Python floats: it touches only the user's
-        categories present in the window (a handful), where numpy's per-call cost dominates.
-        """
+        ``tracked``: ``CalibrationState.tracked(names, user_mix)`` if already known."""
         total = sum([v for v in user_mix.values() if v > 0])
         if total <= 0:
             raise ValueError("user category mix has no positive share")
@@ -70,29 +125,30 @@ class CalibrationState:
             tracked = self.tracked(names, user_mix)
         c = len(tracked)
         self.alpha = alpha
-        self.p = p = [user_mix[names[i]] / total for i in tracked]
+        p = [user_mix[names[i]] / total for i in tracked]
         log = math.log
-        self._plogp = sum([pi * log(pi) for pi in p])
         outside = max(0.0, 1.0 - sum(p))
         log_inv_alpha = log(1.0 / alpha)
-        self._outside_kl = outside * log_inv_alpha
-        self._alpha_p = [alpha * pi for pi in p]
+        vec = np.zeros((4, c), dtype=np.float64)
+        vec[VEC_P] = p
+        vec[VEC_ALPHA_P] = [alpha * pi for pi in p]
+        scalars = np.zeros(6, dtype=np.float64)
+        scalars[SC_ALPHA] = alpha
+        scalars[SC_PLOGP] = sum([pi * log(pi) for pi in p])
+        scalars[SC_OUTSIDE_KL] = outside * log_inv_alpha
+        # empty list: q̃ = αp, so every tracked term is p·log(1/α)
+        scalars[SC_KL] = (1.0 - outside) * log_inv_alpha + outside * log_inv_alpha
+        self.vec = vec
+        self.scalars = scalars
+        self.p = p
         # slot per code: tracked categories 0..c-1, other known c, unknown (-1, the last) c+1.
         slot = np.full(len(names) + 1, c, dtype=np.intp)
         for position, i in enumerate(tracked):
             slot[i] = position
         slot[-1] = c + 1
         self.slots = slot.take(codes)
-        self.counts = [0.0] * c
-        self.size = 0
-        # empty list: q̃ = αp, so every tracked term is p·log(1/α)
-        self.kl = (1.0 - outside) * log_inv_alpha + self._outside_kl
-        self._table = table if table is not None else np.zeros(c + 2, dtype=np.float32)
-        self._head = self._table[:-2]  # the tracked categories' slots
-        self._n_tracked = c
-        self._gain = np.zeros(c, dtype=np.float64)
-        self._kl_base = 0.0
-        self._refresh()
+        self.table = table if table is not None else np.zeros(c + 2, dtype=np.float32)
+        calibration_refresh(vec, scalars, self.table)
 
     @staticmethod
     def tracked(names: Sequence[str], user_mix: Mapping[str, float]) -> list[int]:
@@ -105,41 +161,20 @@ class CalibrationState:
         """Size of the gain table: tracked categories + "other known" + "unknown"."""
         return len(CalibrationState.tracked(names, user_mix)) + 2
 
-    def _refresh(self) -> None:
-        # KL after adding one item of each tracked category c: with the new size, x = q̃
-        # without the item, and the item adds step = (1 - α)/(size + 1) to x_c, so
-        # KL_c = KL_base - p_c·log(1 + step/x_c). Called once per greedy step: plain floats
-        # over the (few) tracked categories, then one write into the gain table.
-        step = (1.0 - self.alpha) / (self.size + 1)
-        kl_base = self._plogp + self._outside_kl
-        log, log1p = math.log, math.log1p
-        gain = self._gain
-        for i, (pi, count, alpha_pi) in enumerate(
-            zip(self.p, self.counts, self._alpha_p, strict=True)
-        ):
-            x = count * step + alpha_pi
-            kl_base -= pi * log(x)
-            gain[i] = pi * log1p(step / x)
-        self._kl_base = kl_base
-        change = self.kl - kl_base
-        # float32 gains plus the float32 change (as ``head[...] = gain; head += change``)
-        np.add(gain, change, out=self._head, dtype=np.float32)
-        self._table[-2] = change
+    @property
+    def kl(self) -> float:
+        """``KL(p || q̃)`` of the list so far."""
+        return float(self.scalars[SC_KL])
+
+    @property
+    def size(self) -> int:
+        """Items of a known category on the list."""
+        return int(self.scalars[SC_SIZE])
 
     def gains(self, out: FloatArray) -> FloatArray:
         """Fill ``out`` with ``KL(S) - KL(S ∪ {i})`` for every candidate."""
-        return self._table.take(self.slots, out=out, mode="clip")  # slots are in range
+        return self.table.take(self.slots, out=out, mode="clip")  # slots are in range
 
     def add(self, j: int) -> None:
         """Record candidate ``j`` as selected."""
-        slot = self.slots.item(j)
-        c = self._n_tracked
-        if slot == c + 1:
-            return
-        if slot < c:
-            self.kl = self._kl_base - self._gain.item(slot)
-            self.counts[slot] += 1.0
-        else:
-            self.kl = self._kl_base
-        self.size += 1
-        self._refresh()
+        calibration_add(self.slots.item(j), self.vec, self.scalars, self.table)

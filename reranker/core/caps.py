@@ -64,7 +64,8 @@ class _LabelCap:
         self.slots = slots
         self.free = free
         self.cap = cap
-        self.counts: dict[int, int] = {}  # slot -> items on the page (absent: 0)
+        # items on the page per slot (an array, so the compiled fusion step can update it)
+        self.counts = np.zeros(vocabulary + 1, dtype=np.int64)
         # pressure = count / cap (or / page size without a cap); the free slot stays 0.
         self.scale = np.float32(1.0 / (cap if cap is not None else max(page, 1)))
         # the float32 pressure after m items of a label: ``levels[m]`` (grown on demand, by
@@ -83,7 +84,7 @@ class _LabelCap:
 
     def full(self, j: int) -> bool:
         slot = self.slots.item(j)
-        return self.cap is not None and slot != self.free and self.counts.get(slot, 0) >= self.cap
+        return self.cap is not None and slot != self.free and self.counts.item(slot) >= self.cap
 
 
 class HomogeneityConstraints:
@@ -190,7 +191,7 @@ class HomogeneityConstraints:
             if slot == label.free:
                 continue
             counts = label.counts
-            count = counts.get(slot, 0) + 1
+            count = counts.item(slot) + 1
             counts[slot] = count
             levels = label.levels
             if count == len(levels):

@@ -7,7 +7,7 @@ Static, per candidate (``STATIC_FEATURES``):
 
 - ``relevance``: engine score normalised per request to [0, 1] (``normalize.py``); missing 0.
 - ``interest_sim``: weighted soft-max over the user's interest vectors of the cosine,
-  τ = 0.1 (``personalization.interest_similarity``); 0 without a user or embeddings.
+  τ = 0.1 (``personalization.user_similarities``); 0 without a user or embeddings.
 - ``category_affinity`` / ``brand_affinity``: the user's history share of the candidate's
   category / brand, in [0, 1]; 0 when unknown or without a user.
 - ``centroid_sim``: cosine to the user's history centroid; 0 without one.
@@ -38,8 +38,7 @@ Similarity is cosine of embeddings, or label similarity when the request has non
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,11 +46,11 @@ import numpy.typing as npt
 
 from reranker.core.calibration import CalibrationState
 from reranker.core.dpp import DPP_EPS, IncrementalCholesky
+from reranker.core.fusion_kernel import IP_SIZE, KernelState, advance, similarity_row
 from reranker.core.personalization import (
-    centroid_excess,
-    centroid_similarity,
-    interest_similarity,
+    INTEREST_TEMPERATURE,
     label_affinity,
+    user_similarities,
 )
 from reranker.core.request import Request, prepare
 from reranker.core.similarity import EmbeddingRows
@@ -103,8 +102,10 @@ LABEL_FEATURES = STEP_FEATURES[STEP_FEATURES.index("brand_pressure") :]
 _ALL_STEPS = frozenset(STEP_FEATURES)
 _SIMILARITY = frozenset({"redundancy", "similarity_sum", "near_duplicate", "dpp_gain"})
 _NO_MIX: Mapping[str, float] = {}
-_NO_SLOTS = np.zeros(0, dtype=np.intp)
 _NO_FLOATS = np.zeros(0, dtype=np.float32)
+_NO_COMPS = np.zeros((0, 0), dtype=np.float32)
+_NO_CAL_VEC = np.zeros((4, 0), dtype=np.float64)
+_NO_CAL_SCALARS = np.zeros(6, dtype=np.float64)
 
 
 def static_features(request: Request, out: FloatArray | None = None) -> FloatArray:
@@ -122,13 +123,19 @@ def static_features(request: Request, out: FloatArray | None = None) -> FloatArr
     c = request.candidates
     emb = c.embeddings
     # each helper writes straight into its column (contiguous: the block is Fortran-ordered)
-    if emb is not None and user.interests.shape[0]:
-        interest_similarity(emb, user, out=out[:, 1])
+    if emb is not None and (user.interests.shape[0] or user.centroid is not None):
+        user_similarities(
+            request.rows.embeddings,  # type: ignore[attr-defined]
+            np.ascontiguousarray(user.interests, dtype=np.float32),
+            np.ascontiguousarray(user.interest_weights, dtype=np.float32),
+            _NO_FLOATS if user.centroid is None else user.centroid.astype(np.float32),
+            INTEREST_TEMPERATURE,
+            out[:, 1],
+            out[:, 4],
+            out[:, 5],
+        )
     label_affinity(c.categories, c.category_names, user.category_affinity, n, out=out[:, 2])
     label_affinity(c.brands, c.brand_names, user.brand_affinity, n, out=out[:, 3])
-    if emb is not None and user.centroid is not None:
-        sim = centroid_similarity(emb, user.centroid, out=out[:, 4])
-        centroid_excess(sim, out=out[:, 5])
     return out
 
 
@@ -142,12 +149,9 @@ class SelectionState:
     pressure, calibration, brand and category novelty) are all lookups by label, so they are
     refreshed by one gather from one table.
 
-    A step is a handful of small numpy calls, so Python overhead counts as much as the
-    arithmetic: ``select`` is a closure built once per request over local variables, with the
-    work for inactive features left out rather than branched around at every step.
+    The step itself is compiled (``fusion_kernel.advance``); this class builds its state
+    arrays once per request, and ``fusion.py`` hands them to the compiled greedy loop.
     """
-
-    select: Callable[[int], None]
 
     def __init__(self, request: Request, active: Collection[str] | None = None) -> None:
         self.request = request
@@ -168,165 +172,149 @@ class SelectionState:
         )
         novel = "brand_novelty" in on or "category_novelty" in on
         gather = "brand_pressure" in on or "category_pressure" in on or calibrate or novel
+        # one table for the label lookups:
+        # [brand pressure | category pressure | calibration | brand novelty | category novelty]
+        nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
+        tracked = CalibrationState.tracked(c.category_names, mix) if calibrate else []
+        ncal = len(tracked) + 2 if calibrate else 1
+        o1, o2 = nb, nb + nc
+        o3 = o2 + ncal
+        o4 = o3 + nb
+        table = np.zeros(o4 + nc, dtype=np.float32)
+        self.constraints = cons = request.constraints(
+            brand_pressure=table[:o1],
+            category_pressure=table[o1:o2],
+            brand_novelty=table[o3:o4] if novel else None,
+            category_novelty=table[o4:] if novel else None,
+        )
+        brand, category = cons.brand, cons.category
+        assert brand is not None and category is not None
+        slots = np.empty((5, n), dtype=np.intp)
+        slots[0] = brand.slots
+        np.add(category.slots, o1, out=slots[1])
         calibration = None
-        labels: tuple[FloatArray, npt.NDArray[np.intp], FloatArray] | None = None
-        if gather:
-            # one table for the label lookups:
-            # [brand pressure | category pressure | calibration | brand novelty | category novelty]
-            nb, nc = len(c.brand_names) + 1, len(c.category_names) + 1
-            tracked = CalibrationState.tracked(c.category_names, mix) if calibrate else []
-            ncal = len(tracked) + 2 if calibrate else 1
-            o1, o2 = nb, nb + nc
-            o3 = o2 + ncal
-            o4 = o3 + nb
-            table = np.zeros(o4 + nc, dtype=np.float32)
-            self.constraints = request.constraints(
-                brand_pressure=table[:o1],
-                category_pressure=table[o1:o2],
-                brand_novelty=table[o3:o4] if novel else None,
-                category_novelty=table[o4:] if novel else None,
+        if calibrate:
+            assert c.categories is not None
+            calibration = CalibrationState(
+                c.categories, c.category_names, mix, table=table[o2:o3], tracked=tracked
             )
-            brand, category = self.constraints.brand, self.constraints.category
-            assert brand is not None and category is not None
-            slot_rows = np.empty((5, n), dtype=np.intp)
-            slot_rows[0] = brand.slots
-            np.add(category.slots, o1, out=slot_rows[1])
-            if calibrate:
-                assert c.categories is not None
-                calibration = CalibrationState(
-                    c.categories,
-                    c.category_names,
-                    mix,
-                    table=table[o2:o3],
-                    tracked=tracked,
-                )
-                np.add(calibration.slots, o2, out=slot_rows[2])
-            else:
-                slot_rows[2] = o2
-            np.add(brand.slots, o3, out=slot_rows[3])
-            np.add(category.slots, o4, out=slot_rows[4])
-            slots = slot_rows.reshape(-1)
-            # the label columns are adjacent: one contiguous block of 5n floats (a view)
-            block = matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1)
-            if calibrate:
-                table.take(slots, out=block, mode="clip")
-            labels = (table, slots, block)
+            np.add(calibration.slots, o2, out=slots[2])
         else:
-            self.constraints = request.constraints()
-        self._calibration = calibration
-        self._track_similarity = bool(
-            not _SIMILARITY.isdisjoint(on) or self.constraints.duplicate_threshold is not None
-        )
-        self.size = 0
-        self.select = self._stepper(n, "similarity_sum" in on, "dpp_gain" in on, labels)
-
-    def _stepper(
-        self,
-        n: int,
-        similarity_sum: bool,
-        dpp_gain: bool,
-        labels: tuple[FloatArray, npt.NDArray[np.intp], FloatArray] | None,
-    ) -> Callable[[int], None]:
-        """The per-step update, specialised to this request's active features.
-
-        ``labels``: (table, slots, block) for the label gather, None when no label feature
-        is active.
-        """
-        request = self.request
-        matrix = self.matrix
-        cons_select = self.constraints.select
-        cal_add = self._calibration.add if self._calibration is not None else None
-        track = self._track_similarity
-        red, dup = self._red, self._dup
-        ssum = matrix[:, SIM_SUM] if similarity_sum else None
-        # ufuncs are faster on two arrays than on an array and a scalar: constants as arrays
-        thr = None
-        if self.dup_threshold is not None:
-            thr = np.empty(n, dtype=np.float32)  # np.empty + fill: np.full is Python-level
-            thr.fill(self.dup_threshold)
-        above = np.empty(n, dtype=bool)
+            slots[2] = o2
+        np.add(brand.slots, o3, out=slots[3])
+        np.add(category.slots, o4, out=slots[4])
+        if calibrate:  # the only label column not 0 before the first pick
+            # the label columns are adjacent: one contiguous block of 5n floats (a view)
+            table.take(slots.reshape(-1), out=matrix[:, BRAND_P : CAT_NEW + 1].T.reshape(-1))
+        track = bool(not _SIMILARITY.isdisjoint(on) or cons.duplicate_threshold is not None)
+        self._track_similarity = track
         rows = request.rows
-        # plain cosine rows are computed here; any other kind (or a subclass) through ``row``
-        embeddings = rows.embeddings if type(rows) is EmbeddingRows else None
-        row_of = rows.row
-        row = np.empty(n, dtype=np.float32)
-        window = request.knobs.dpp_window
-        d2 = comps = None
-        chol_add = None
-        if dpp_gain and window is not None and window < request.k:
-            chol = IncrementalCholesky(n, request.k, window)
-            d2, chol_add = chol.d2, chol.add
-        elif dpp_gain:
-            # IncrementalCholesky's state, updated inline below: residuals and Cholesky rows
-            d2 = np.empty(n, dtype=np.float32)
-            d2.fill(1.0)
-            comps = np.empty((request.k, n), dtype=np.float32)
-        gain = matrix[:, DPP]
-        floor = _NO_FLOATS
-        if d2 is not None:
-            floor = np.empty(n, dtype=np.float32)
-            floor.fill(_GAIN_FLOOR)
-        tmp = np.empty(n, dtype=np.float32)
-        eps = _DPP_EPS
-        take = labels[0].take if labels is not None else None
-        slots = labels[1] if labels is not None else _NO_SLOTS
-        block = labels[2] if labels is not None else _NO_FLOATS
-        members = 0
-        maximum, add, greater, copyto = np.maximum, np.add, np.greater, np.copyto
-        subtract, multiply, square, log, dot = (
-            np.subtract,
-            np.multiply,
-            np.square,
-            np.log,
-            np.dot,
+        # plain cosine rows are computed by the kernel; any other kind through ``row``
+        self.embeddings = (
+            rows.embeddings if type(rows) is EmbeddingRows else np.zeros((0, 0), np.float32)
         )
-        sqrt = math.sqrt
+        self._row_of = None if type(rows) is EmbeddingRows else rows.row
+        self.row = np.zeros(n, dtype=np.float32)
+        window = request.knobs.dpp_window
+        self._chol: IncrementalCholesky | None = None
+        dpp = 0
+        self.d2 = _NO_FLOATS
+        self.comps = _NO_COMPS
+        if "dpp_gain" in on and window is not None and window < request.k:
+            self._chol = IncrementalCholesky(n, request.k, window)
+            self.d2 = self._chol.d2
+            dpp = 2
+        elif "dpp_gain" in on:
+            self.d2 = np.ones(n, dtype=np.float32)
+            self.comps = np.empty((request.k, n), dtype=np.float32)
+            dpp = 1
+        self.ip = np.array(
+            [
+                0,  # size
+                0,  # members
+                track,
+                "similarity_sum" in on,
+                self.dup_threshold is not None,
+                dpp,
+                calibrate,
+                gather,
+                novel,
+                o1,
+                o2,
+                o3,
+                o4,
+                brand.cap or 0,
+                category.cap or 0,
+                brand.free,
+                category.free,
+                RED,
+                SIM_SUM,
+                DPP,
+                DUP,
+                BRAND_P,
+            ],
+            dtype=np.int64,
+        )
+        self.fp = np.array(
+            [
+                self.dup_threshold if self.dup_threshold is not None else 1.0,
+                _GAIN_FLOOR,
+                _DPP_EPS,
+                brand.scale,
+                category.scale,
+            ],
+            dtype=np.float32,
+        )
+        self.table = table
+        self.slots = slots
+        self._calibration = calibration
+        self.cal_vec = calibration.vec if calibration is not None else _NO_CAL_VEC
+        self.cal_scalars = calibration.scalars if calibration is not None else _NO_CAL_SCALARS
 
-        def select(j: int) -> None:
-            nonlocal members
-            cons_select(j)
-            if track:
-                if embeddings is not None:
-                    dot(embeddings, embeddings[j], out=row)
-                else:
-                    row_of(j, row)
-                maximum(red, row, out=red)
-                if ssum is not None:
-                    add(ssum, row, out=ssum)
-                if thr is not None:
-                    greater(red, thr, out=above)
-                    copyto(dup, above)
-                if d2 is not None:
-                    if chol_add is not None:
-                        chol_add(j, row)
-                    else:
-                        # IncrementalCholesky.add, inlined (Algorithm 1 of Chen et al.)
-                        d2_j = d2.item(j)
-                        if d2_j > eps:
-                            assert comps is not None
-                            c_new = comps[members]
-                            scale = 1.0 / sqrt(d2_j)
-                            if members:
-                                dot(comps[:members, j], comps[:members], out=c_new)
-                                subtract(row, c_new, out=c_new)
-                                multiply(c_new, scale, out=c_new)
-                            else:
-                                multiply(row, scale, out=c_new)
-                            square(c_new, out=tmp)
-                            subtract(d2, tmp, out=d2)
-                            d2[j] = 0.0
-                            members += 1
-                    maximum(d2, floor, out=gain)
-                    log(gain, out=gain)
-            if cal_add is not None:
-                cal_add(j)
-            if take is not None:
-                # the method skips np.take's Python dispatch; slots are in range, so "clip"
-                # only skips the bounds check
-                take(slots, out=block, mode="clip")
-            self.size += 1
+    @property
+    def size(self) -> int:
+        """Items on the page so far."""
+        return int(self.ip[IP_SIZE])
 
-        return select
+    def kernel_state(self) -> KernelState:
+        """The arrays the compiled step works on, in ``fusion_kernel.advance``'s order."""
+        cons = self.constraints
+        assert cons.brand is not None and cons.category is not None
+        return (
+            self.embeddings,
+            self.matrix,
+            self.ip,
+            self.fp,
+            cons.penalty,
+            self.table,
+            self.slots,
+            cons.brand.counts,
+            cons.category.counts,
+            self.cal_vec,
+            self.cal_scalars,
+            self.d2,
+            self.comps,
+        )
+
+    @property
+    def fast(self) -> bool:
+        """True when the compiled greedy loop can run the whole page (cosine rows, no window)."""
+        return self._row_of is None and self._chol is None
+
+    def select(self, j: int) -> None:
+        """Put candidate ``j`` on the page and update every feature."""
+        row = self.row
+        compute = self._track_similarity
+        if compute and self._row_of is not None:
+            self._row_of(j, row)
+            compute = False
+        if compute and self._chol is not None:
+            similarity_row(self.embeddings, j, row)
+            compute = False
+        if self._chol is not None:
+            self._chol.add(j, row)
+        advance(j, row, compute, self.kernel_state())
+        self.constraints.size += 1
 
     @property
     def max_similarity(self) -> FloatArray | None:

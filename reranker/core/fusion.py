@@ -2,9 +2,10 @@
 
 Each step scores every remaining candidate as ``features @ w(d)`` (``features.py`` for the
 features, ``weights.py`` for ``w(d)``), adds the homogeneity constraint penalties
-(``caps.py``) and takes the argmax. The feature matrix is updated in place after each pick,
-so a step is one BLAS mat-vec for the new similarity row, a handful of vector updates and
-one small gemv for the scores. Step features whose weight is 0 at this knob are not computed.
+(``caps.py``) and takes the argmax. The feature matrix is updated in place after each pick;
+the whole loop runs compiled (``fusion_kernel.greedy``), and step by step from Python only
+for explanations, label similarity and the sliding-window DPP (same compiled step, same
+numbers). Step features whose weight is 0 at this knob are not computed.
 When the near-duplicate constraint and feature share a threshold, the constraint's penalty
 tier is folded into that feature's weight, so it costs nothing per step.
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from reranker.core.caps import TIER_DUPLICATE
 from reranker.core.features import DUP, FEATURE_NAMES, STEP_FEATURES, SelectionState
+from reranker.core.fusion_kernel import fused_scores, greedy
 from reranker.core.request import Request
 from reranker.core.selection import GreedyResult, Trace
 from reranker.core.types import FloatArray
@@ -51,7 +53,6 @@ def fusion_select(
         active.add("near_duplicate")
     state = SelectionState(request, active=active)
     cons = state.constraints
-    penalty = cons.penalty
     w_key = w
     dup_col = state.near_duplicate
     if fold:
@@ -61,46 +62,45 @@ def fusion_select(
     k = request.k
     n = request.n
     trace = Trace(k, FEATURE_NAMES, explain)
+    key = np.empty(n, dtype=np.float32)
+    if not explain and state.fast:
+        dedup = cons.duplicate_threshold
+        greedy(
+            k,
+            w_key,
+            w,
+            fold,
+            -1.0 if fold or dedup is None else float(dedup),
+            trace.order,
+            trace.scores,
+            key,
+            state.row,
+            state.kernel_state(),
+        )
+        return trace.result(), None
+    # step by step from Python: explanations, label similarity, the sliding-window DPP
     values = np.zeros((k, len(FEATURE_NAMES)), dtype=np.float32) if explain else None
     matrix = state.matrix
     fused = np.empty(n, dtype=np.float32)
-    key = np.empty(n, dtype=np.float32)
-    order, scores = trace.order, trace.scores
-    select = state.select
-    if not explain:
-        # the hot loop: locals only, scalar reads through ``item`` (no numpy scalars)
-        add, dot = np.add, np.dot
-        dedup = not fold and cons.duplicate_threshold is not None
-        penalize = cons.penalize_duplicates
-        dup_tier = -float(TIER_DUPLICATE) / 2
-        last = k - 1
-        for t in range(k):
-            dot(matrix, w_key, out=key)  # np.dot: same BLAS gemv as matmul, less dispatch
-            add(key, penalty, out=key)
-            max_sim = None if fold else state.max_similarity
-            if dedup and max_sim is not None:
-                penalize(max_sim, key)
-            j = int(key.argmax())
-            order[t] = j
-            if penalty.item(j) != 0.0 or (
-                dup_col.item(j) != 0.0 if fold else max_sim is not None and key.item(j) < dup_tier
-            ):
-                scores[t] = float(dot(matrix[j], w))
-            else:
-                scores[t] = key.item(j)
-            if t < last:
-                select(j)
-        return trace.result(), values
-    assert values is not None and trace.parts is not None
+    dup_limit_score = -float(TIER_DUPLICATE) / 2
     for t in range(k):
-        np.matmul(matrix, w_key, out=key)
+        fused_scores(matrix, w_key, key)
         max_sim = None if fold else state.max_similarity
         cons.apply(key, max_sim, out=key)
         j = int(key.argmax())
-        np.matmul(matrix, w, out=fused)
-        trace.pick(t, j, float(fused[j]), fused, cons, state.max_similarity)
-        values[t] = matrix[j]
-        trace.parts[t] = matrix[j] * w
+        fused_scores(matrix, w, fused)
+        if explain:
+            assert values is not None and trace.parts is not None
+            trace.pick(t, j, float(fused[j]), fused, cons, state.max_similarity)
+            values[t] = matrix[j]
+            trace.parts[t] = matrix[j] * w
+        else:
+            penalized = cons.penalty.item(j) != 0.0 or (
+                dup_col.item(j) != 0.0
+                if fold
+                else max_sim is not None and key.item(j) < dup_limit_score
+            )
+            trace.pick(t, j, fused.item(j) if penalized else key.item(j), fused, cons, None)
         if t + 1 < k:
-            select(j)
+            state.select(j)
     return trace.result(), values

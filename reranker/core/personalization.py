@@ -12,58 +12,73 @@ from collections.abc import Mapping, Sequence
 from itertools import repeat
 
 import numpy as np
+from numba import njit
 
-from reranker.core.types import FloatArray, IntArray, UserProfile
+from reranker.core.similarity import dot32
+from reranker.core.types import FloatArray, IntArray
 
 __all__ = [
     "INTEREST_TEMPERATURE",
-    "centroid_excess",
-    "centroid_similarity",
-    "interest_similarity",
     "label_affinity",
+    "user_similarities",
 ]
 
 INTEREST_TEMPERATURE = 0.1
-_GEMM_MAX = 1024
 
 
-def interest_similarity(
+@njit(cache=True, nogil=True)
+def user_similarities(
     embeddings: FloatArray,
-    user: UserProfile,
-    temperature: float = INTEREST_TEMPERATURE,
-    out: FloatArray | None = None,
-) -> FloatArray:
-    """Weighted soft-max of cosine to the user's interests: ``τ·log Σ_m w_m·exp(cos_m / τ)``.
+    interests: FloatArray,
+    interest_weights: FloatArray,
+    centroid: FloatArray,
+    temperature: float,
+    interest_out: FloatArray,
+    centroid_out: FloatArray,
+    excess_out: FloatArray,
+) -> None:
+    """Interest soft-max, centroid cosine and centroid excess in one pass over the window.
 
-    With one interest it is that cosine; as τ → 0 it tends to the best-matching interest.
-    Never above the best cosine, since the weights sum to 1. ``out``: an (n,) buffer to fill.
+    Interest similarity is ``τ·log Σ_m w_m·exp(cos(x, u_m)/τ)``, a weighted soft-max of the
+    cosines to the interests: with one interest it is that cosine, as τ → 0 it tends to the
+    best-matching one, and it is never above the best cosine (the weights sum to 1). The
+    centroid excess is ``max(0, cos(x, centroid) - mean over the window)``: zero for
+    candidates no closer to the user's past than the typical hit, growing for the ones that
+    just repeat it (the over-personalisation signal).
+
+    Compiled: per candidate it is m + 1 dot products and m exponentials, which numpy would
+    spread over a dozen calls. No interests (m = 0): ``interest_out`` is left alone; an empty
+    ``centroid``: ``centroid_out`` and ``excess_out`` are left alone.
     """
-    interests = np.asarray(user.interests, dtype=np.float32)
-    m, n = interests.shape[0], embeddings.shape[0]
-    if m * n <= _GEMM_MAX:
-        cos = interests @ embeddings.T
-    else:
-        # beyond a few hundred rows OpenBLAS runs this skinny gemm multi-threaded, which is
-        # several times slower on a busy 2-core box than m single-threaded mat-vecs.
-        cos = np.empty((m, n), dtype=np.float32)
-        for i in range(m):
-            np.matmul(embeddings, interests[i], out=cos[i])
-    if m == 1:
-        if out is None:
-            return cos[0]
-        out[:] = cos[0]
-        return out
-    top = np.maximum.reduce(cos, axis=0)
-    cos -= top
-    cos *= np.float32(1.0 / temperature)
-    np.exp(cos, out=cos)
-    weights = np.asarray(user.interest_weights, dtype=np.float32)
-    mix = np.matmul(weights, cos, out=out)
-    np.maximum(mix, np.float32(1e-30), out=mix)
-    np.log(mix, out=mix)
-    mix *= np.float32(temperature)
-    mix += top
-    return mix
+    n = embeddings.shape[0]
+    m = interests.shape[0]
+    has_centroid = centroid.shape[0] > 0
+    inv_t = np.float32(1.0 / temperature)
+    t32 = np.float32(temperature)
+    tiny = np.float32(1e-30)
+    cos = np.empty(max(m, 1), dtype=np.float32)
+    total = 0.0
+    for i in range(n):
+        e = embeddings[i]
+        if m == 1:
+            interest_out[i] = dot32(e, interests[0])
+        elif m > 1:
+            top = np.float32(-np.inf)
+            for a in range(m):
+                cos[a] = dot32(e, interests[a])
+                top = max(top, cos[a])
+            mix = np.float32(0.0)
+            for a in range(m):
+                mix += interest_weights[a] * np.exp((cos[a] - top) * inv_t)
+            interest_out[i] = np.log(max(mix, tiny)) * t32 + top
+        if has_centroid:
+            sim = dot32(e, centroid)
+            centroid_out[i] = sim
+            total += float(sim)
+    if has_centroid and n:
+        mean = np.float32(total / n)
+        for i in range(n):
+            excess_out[i] = max(centroid_out[i] - mean, np.float32(0.0))
 
 
 def label_affinity(
@@ -92,24 +107,3 @@ def label_affinity(
             except ValueError:
                 continue
     return table.take(codes, out=out)
-
-
-def centroid_similarity(
-    embeddings: FloatArray, centroid: FloatArray, out: FloatArray | None = None
-) -> FloatArray:
-    """Cosine to the user's history centroid (the centroid is L2-normalised)."""
-    return np.matmul(embeddings, np.asarray(centroid, dtype=np.float32), out=out)
-
-
-def centroid_excess(similarity: FloatArray, out: FloatArray | None = None) -> FloatArray:
-    """Closeness to the centroid beyond this window's average: ``max(0, cos_i - mean cos)``.
-
-    The over-personalisation signal: it is zero for candidates no closer to the user's past
-    than the typical hit, and grows for the ones that just repeat it.
-    """
-    if similarity.shape[0] == 0:
-        return similarity.copy() if out is None else out
-    mean = np.add.reduce(similarity) / np.float32(similarity.shape[0])
-    out = np.subtract(similarity, np.float32(mean), out=out)
-    np.maximum(out, 0.0, out=out)
-    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import numpy as np
+from numba import njit
 
 from reranker.core.types import FloatArray, IntArray
 
@@ -20,7 +21,21 @@ __all__ = [
     "EmbeddingRows",
     "LabelRows",
     "SimilarityRows",
+    "dot32",
 ]
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def dot32(a: FloatArray, b: FloatArray) -> np.float32:
+    """float32 dot product for the compiled kernels.
+
+    The one fast-math flag in the core: ``reassoc`` lets the sum vectorise (4x faster). The
+    order it picks is fixed once compiled, and each kernel computes a given similarity with it.
+    """
+    s = np.float32(0.0)
+    for d in range(a.shape[0]):
+        s += a[d] * b[d]
+    return s
+
 
 LABEL_BRAND_WEIGHT = 0.4
 LABEL_CATEGORY_WEIGHT = 0.4

@@ -1,0 +1,45 @@
+"""Compile (or load from numba's on-disk cache) the fusion kernels before the first request.
+
+The first call of a numba function compiles it: about 3 s on a 2-core box, 0.3 s when the
+cache next to the sources already holds it. A server calls ``warm_up`` at start-up so no
+shopper's request pays for that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reranker.core.registry import rerank
+from reranker.core.types import Candidates, Knobs, UserProfile
+
+__all__ = ["warm_up"]
+
+
+def warm_up() -> None:
+    """Run each compiled path once on a tiny synthetic request (fast loop, step by step, window)."""
+    rng = np.random.default_rng(0)
+    n, dim = 12, 8
+    emb = rng.normal(size=(n, dim)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    candidates = Candidates(
+        ids=[f"w{i}" for i in range(n)],
+        scores=np.linspace(1.0, 0.0, n, dtype=np.float32),
+        embeddings=emb,
+        categories=np.arange(n, dtype=np.int32) % 3,
+        brands=np.arange(n, dtype=np.int32) % 4,
+        category_names=["a", "b", "c"],
+        brand_names=["p", "q", "r", "s"],
+    )
+    user = UserProfile(
+        interests=emb[:2].copy(),
+        interest_weights=np.array([0.5, 0.5], dtype=np.float32),
+        centroid=emb[0].copy(),
+        category_affinity={"a": 0.7, "b": 0.3},
+        brand_affinity={"p": 1.0},
+    )
+    for knobs in (
+        Knobs(diversity=0.7),
+        Knobs(diversity=0.7, explain=True),
+        Knobs(diversity=0.7, dpp_window=2),
+    ):
+        rerank(candidates, 5, knobs, user=user)
