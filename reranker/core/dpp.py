@@ -19,8 +19,8 @@ filled by quality instead of stopping short.
 
 Sliding window (section 5 of the paper): with ``window = w`` only the last ``w`` selected items
 count for diversity, for long pages where an item need not differ from one 40 rows above.
-When the window slides, its Cholesky rows are rebuilt from the stored similarity rows
-(a w×w factorisation plus a triangular solve against N: O(w²·N), exact).
+When the window slides, the oldest member leaves the factorisation by w Givens rotations of
+the Cholesky rows (``drop_oldest``, compiled): O(w·N), exact up to float32 rounding.
 
 Mapping to pyversity 0.2.0 ``dpp(embeddings, scores, k, diversity, scale)``: it uses
 ``q_i = exp(β·z_i)`` with ``z`` the z-scored scores and ``β = (1 - diversity)·scale``; that is
@@ -32,13 +32,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
+from numba import njit
 
 from reranker.core.caps import HomogeneityConstraints
 from reranker.core.selection import GreedyResult, Trace
 from reranker.core.similarity import EmbeddingRows, SimilarityRows
 from reranker.core.types import FloatArray
 
-__all__ = ["DPP_EPS", "DPP_PARTS", "IncrementalCholesky", "dpp_select"]
+__all__ = ["DPP_EPS", "DPP_PARTS", "IncrementalCholesky", "dpp_select", "drop_oldest"]
 
 DPP_EPS = 1e-5
 DPP_PARTS = ("quality", "dpp_gain")
@@ -56,7 +58,6 @@ class IncrementalCholesky:
         self._tmp = np.empty(n, dtype=np.float32)
         self._t = 0
         self._members: list[int] = []
-        self._rows = np.zeros((k, n), dtype=np.float32) if self.window is not None else None
 
     def add(self, j: int, row: FloatArray) -> bool:
         """Add candidate ``j`` (``row`` = its similarity row). False if it was degenerate."""
@@ -78,31 +79,53 @@ class IncrementalCholesky:
         np.subtract(d2, self._tmp, out=d2)
         d2[j] = 0.0
         self._t = t + 1
-        if self._rows is not None:
-            self._rows[len(self._members)] = row
+        if self.window is not None:
             self._members.append(j)
-            if self.window is not None and len(self._members) > self.window:
+            if len(self._members) > self.window:
                 self._slide()
         return True
 
     def _slide(self) -> None:
-        """Drop the oldest member and refactorise the window exactly."""
-        assert self._rows is not None
-        w = len(self._members) - 1
-        self._members.pop(0)
-        self._rows[:w] = self._rows[1 : w + 1]
-        rows = self._rows[:w]
-        members = np.asarray(self._members)
-        gram = rows[:, members].astype(np.float64)
-        gram = 0.5 * (gram + gram.T) + np.eye(w) * 1e-9
-        # the window members' Cholesky rows: L⁻¹·S_W,: (w×w inverse, then one small gemm)
-        inv_chol = np.linalg.inv(np.linalg.cholesky(gram)).astype(np.float32)
-        comps = self._c[:w]
-        np.matmul(inv_chol, rows, out=comps)
-        self._c[w:] = 0.0
-        self._t = w
-        np.subtract(1.0, np.einsum("ij,ij->j", comps, comps), out=self.d2)
-        self.d2[members] = 0.0
+        """Drop the oldest member from the factorisation (exact, O(w·N))."""
+        members = self._members
+        drop_oldest(self._c, self._t, np.asarray(members, dtype=np.int64), self.d2)
+        members.pop(0)
+        self._t -= 1
+
+
+@njit(cache=True, nogil=True)
+def drop_oldest(comps: FloatArray, t: int, members: npt.NDArray[np.int64], d2: FloatArray) -> None:
+    """Remove the first of ``t`` members from the Cholesky rows by Givens rotations.
+
+    With ``S_W = L·C`` (``L`` lower triangular, ``L[a, b] = C[b, member_a]``), the remaining
+    members' rows of ``L`` have one entry above the diagonal each; rotating component rows
+    (r, r + 1) zeroes it, so their ``L`` is triangular again and the last component row now
+    belongs to no member: it is dropped, and every residual gets its square back. Compiled:
+    w rotations of two N-rows instead of a w×w re-factorisation and a w×N solve per slide.
+    """
+    n = comps.shape[1]
+    for r in range(t - 1):
+        j = members[r + 1]
+        x = np.float64(comps[r, j])
+        y = np.float64(comps[r + 1, j])
+        rho = math.hypot(x, y)
+        if rho == 0.0:
+            continue
+        c = np.float32(x / rho)
+        s = np.float32(y / rho)
+        a = comps[r]
+        b = comps[r + 1]
+        for i in range(n):
+            u = a[i]
+            v = b[i]
+            a[i] = c * u + s * v
+            b[i] = c * v - s * u
+    last = comps[t - 1]
+    for i in range(n):
+        d2[i] += last[i] * last[i]
+        last[i] = 0.0
+    for r in range(1, t):
+        d2[members[r]] = 0.0  # the members still in the window stay fully explained
 
 
 def dpp_select(

@@ -119,6 +119,18 @@ def test_sliding_window_matches_full_dpp_while_window_is_not_full() -> None:
     assert len(set(windowed.order.tolist())) == 20
 
 
+def _assert_residuals_of_window(
+    chol: IncrementalCholesky, emb: np.ndarray, window: list[int]
+) -> None:
+    """``chol``'s residuals are those of a fresh float64 factorisation of ``window``."""
+    gram = (emb[window] @ emb[window].T).astype(np.float64)
+    cross = (emb[window] @ emb.T).astype(np.float64)
+    expected = 1.0 - np.einsum("ij,ij->j", cross, np.linalg.solve(gram, cross))
+    mask = np.ones(len(emb), dtype=bool)
+    mask[window] = False
+    np.testing.assert_allclose(chol.d2[mask], expected[mask], atol=1e-4)
+
+
 def test_sliding_window_residuals_match_a_fresh_factorisation() -> None:
     emb, _ = _random(5, n=40, dim=16)
     rows = EmbeddingRows(emb)
@@ -127,13 +139,20 @@ def test_sliding_window_residuals_match_a_fresh_factorisation() -> None:
     picks = [0, 5, 9, 13, 20]
     for j in picks:
         chol.add(j, rows.row(j, row))
-    window = picks[-3:]
-    gram = (emb[window] @ emb[window].T).astype(np.float64)
-    cross = (emb[window] @ emb.T).astype(np.float64)
-    expected = 1.0 - np.einsum("ij,ij->j", cross, np.linalg.solve(gram, cross))
-    mask = np.ones(40, dtype=bool)
-    mask[window] = False
-    np.testing.assert_allclose(chol.d2[mask], expected[mask], atol=1e-4)
+    _assert_residuals_of_window(chol, emb, picks[-3:])
+
+
+def test_many_slides_keep_residuals_exact() -> None:
+    """Forty slides of the window (Givens downdates) accumulate no visible error."""
+    emb, _ = _random(11, n=120, dim=32)
+    rows = EmbeddingRows(emb)
+    row = np.empty(120, dtype=np.float32)
+    chol = IncrementalCholesky(120, 50, window=6)
+    picks = np.random.default_rng(0).choice(120, 46, replace=False).tolist()
+    for j in picks:
+        assert chol.add(j, rows.row(j, row))
+    _assert_residuals_of_window(chol, emb, picks[-6:])
+    assert (chol.d2[picks[-6:]] == 0.0).all()
 
 
 @pytest.mark.parametrize("window", [None, 3])
