@@ -45,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from indexer import pipeline, sidecar_process  # noqa: E402
+from indexer.mapping import item_index_body  # noqa: E402
 from reranker.settings import get_settings  # noqa: E402
 
 WORDS = [
@@ -59,15 +60,7 @@ BRANDS = ("hp", "canon", "epson", "brother", "lenovo", "dell", "logitech", "sams
 
 
 def _load(client: OpenSearch, index: str, n_docs: int, dim: int, seed: int) -> None:
-    client.indices.create(index=index, body={
-        "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
-        "mappings": {"properties": {
-            "title": {"type": "text"}, "category": {"type": "keyword"},
-            "brand": {"type": "keyword"}, "price": {"type": "float"},
-            "embedding": {"type": "knn_vector", "dimension": dim, "method": {
-                "name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}},
-        }},
-    })
+    client.indices.create(index=index, body=item_index_body(dim, {"bench": index}))
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(n_docs, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -22,6 +22,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
 
 from indexer import pipeline
+from indexer.mapping import item_index_body
 
 pytestmark = pytest.mark.integration
 
@@ -67,25 +68,8 @@ def catalog(client: OpenSearch) -> Iterator[Catalog]:
     index, alias = f"{prefix}-items", f"{prefix}-alias"
     rng = np.random.default_rng(11)
     centers = rng.normal(size=(5, DIM))
-    client.indices.create(
-        index=index,
-        body={
-            "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
-            "mappings": {
-                "properties": {
-                    "title": {"type": "text"},
-                    "category": {"type": "keyword"},
-                    "brand": {"type": "keyword"},
-                    "price": {"type": "float"},
-                    "embedding": {
-                        "type": "knn_vector",
-                        "dimension": DIM,
-                        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
-                    },
-                }
-            },
-        },
-    )
+    # the product's own item mapping (the indexer's), so the pipeline sees what users index
+    client.indices.create(index=index, body=item_index_body(DIM, {"fixture": prefix}))
     try:
         lines: list[dict[str, Any]] = []
         for i in range(N_DOCS):
