@@ -147,8 +147,8 @@ def eval_command(
     retrieval: Retrieval = None,
     data_dir: DataDir = DEFAULT_DATA,
     weights: Annotated[Path | None, typer.Option(help="learned fusion weights")] = None,
-    knobs: Annotated[str, typer.Option(help="diversity values")] = (
-        "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
+    knobs: Annotated[str, typer.Option(help="diversity values (default: sweep.DEFAULT_KNOBS)")] = (
+        "0,0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.5,0.6,0.7,0.8,0.9,1"
     ),
     valid_limit: Annotated[int, typer.Option(help="validation episodes (0 = all)")] = 300,
     test_limit: Annotated[int, typer.Option(help="test episodes (0 = all)")] = 1000,
@@ -303,23 +303,30 @@ def tune_command(
 ) -> None:
     """optuna on the validation split: the fusion's diversity weights against the baselines'
     frontier (``--mode direct``), or the trainer's λ, μ, term weights and knob coupling
-    (``--mode train``)."""
+    (``--mode train``). Direct mode takes several retrievals, comma-separated
+    (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean."""
     if mode not in ("direct", "train"):
         _fail(f"--mode must be direct or train, got {mode!r}")
     try:
-        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+        sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
+        if len(sources) > 1 and mode != "direct":
+            _fail("several --retrieval values (comma-separated) need --mode direct")
         from reranker.evaluation.profiles import profile_from_history
         from reranker.evaluation.runner import sample
         from reranker.evaluation.sweep import build_contexts
         from reranker.training import tune, tune_weights
 
+        sets = []
+        for source in sources:
+            ctx = _context(dataset, source, data_dir, no_engine, False, seed, quiet)
+            valid_ctx, valid_metrics = build_contexts(
+                sample(ctx["episodes"], "valid", valid_limit, seed), ctx["table"],
+                profile_from_history)  # fmt: skip
+            sets.append((valid_ctx, valid_metrics, ctx["table"]))
         eps = ctx["episodes"]
-        valid_ctx, valid_metrics = build_contexts(sample(eps, "valid", valid_limit, seed),
-                                                  ctx["table"], profile_from_history)  # fmt: skip
         if mode == "direct":
             base = _load_weights(init)
-            result = tune_weights(valid_ctx, valid_metrics, ctx["table"], _tune_baselines(),
-                                  trials=trials, seed=seed, say=_say,
+            result = tune_weights(sets, _tune_baselines(), trials=trials, seed=seed, say=_say,
                                   **({"base": base} if base is not None else {}))  # fmt: skip
         else:
             train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
@@ -328,10 +335,12 @@ def tune_command(
                           trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,
                           cov_floor=cov_floor, say=_say)  # fmt: skip
         target = out or ctx["settings"].cache_dir / "models" / f"tuned-{dataset}.json"
-        _save(target, result.weights, {"dataset": dataset, "retrieval": ctx["retrieval"],
+        _save(target, result.weights, {"dataset": dataset,
+                                       "retrieval": ",".join(str(s) for s in sources)
+                                       if len(sources) > 1 else ctx["retrieval"],
                                        "seed": seed, "mode": mode, "tune": result.best_params,
                                        "objective": result.best_value,
-                                       "valid_lists": len(valid_ctx)})  # fmt: skip
+                                       "valid_lists": sum(len(v) for v, _, _ in sets)})  # fmt: skip
         params_path = target.with_name(target.stem + ".params.json")
         params_path.write_text(json.dumps(result.best_params, indent=1), encoding="utf-8")
     except _FAILURES as exc:

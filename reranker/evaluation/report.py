@@ -247,15 +247,17 @@ def write_markdown(
         "| strategy | knob | " + " | ".join(label for _, label in COLUMNS) + " | p50 µs | p95 µs |"
     )
     lines.append("|---|---:|" + "---:|" * (len(COLUMNS) + 2))
+    chosen = {t.strategy: t.diversity for t in targets}  # each operating point is shown too
     for p in test:
         if (
             p.diversity not in table_knobs
+            and p.diversity != chosen.get(p.strategy)
             and len([q for q in test if q.strategy == p.strategy]) > 1
         ):
             continue
         cells = " | ".join(_fmt(p.metrics.get(key, float("nan"))) for key, _ in COLUMNS)
         lines.append(
-            f"| {p.strategy} | {p.diversity:.1f} | {cells} | {p.latency_us_p50:.0f} | "
+            f"| {p.strategy} | {p.diversity:g} | {cells} | {p.latency_us_p50:.0f} | "
             f"{p.latency_us_p95:.0f} |"
         )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,9 @@ from reranker.evaluation.strategies import RerankContext, Strategy, minmax
 
 __all__ = ["DEFAULT_KNOBS", "SweepPoint", "build_contexts", "candidates_of", "sweep"]
 
-DEFAULT_KNOBS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# finer where the 97%-NDCG operating points lie (0.1–0.3 on Home Depot): a 0.1 step there
+# jumped from 99.5% to 95.9% NDCG on hybrid candidates and left the operating point at 0.1
+DEFAULT_KNOBS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ProfileBuilder = Callable[[npt.NDArray[np.int32], ItemTable], UserProfile | None]
 
 

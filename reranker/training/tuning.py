@@ -34,6 +34,7 @@ from reranker.training.trainer import TrainConfig, train
 __all__ = [
     "DIRECT_SPACE",
     "TuneResult",
+    "ValidationSet",
     "floor_objective",
     "frontier_scorer",
     "tune",
@@ -95,10 +96,11 @@ def frontier_scorer(
     return score
 
 
+ValidationSet = tuple[Sequence[RerankContext], Sequence[EpisodeContext], ItemTable]
+
+
 def tune_weights(
-    valid_lists: Sequence[RerankContext],
-    valid_metrics: Sequence[EpisodeContext],
-    table: ItemTable,
+    sets: Sequence[ValidationSet],
     baselines: Sequence[Strategy],
     *,
     trials: int,
@@ -109,15 +111,21 @@ def tune_weights(
 ) -> TuneResult:
     """Direct search of the fusion's diversity weights on validation lists (module doc).
 
-    The base weights are the first trial, so the result is never worse than them on the
-    objective.
+    ``sets``: (lists, metric contexts, item table) per candidate source, e.g. BM25, k-NN and
+    hybrid lists of one dataset; the objective is the mean of their frontier scores, so one
+    set of weights serves every retrieval. The base weights are the first trial, so the
+    result is never worse than them on the objective.
     """
     import optuna
 
-    if not valid_lists:
+    if not sets or not all(lists for lists, _, _ in sets):
         raise ValueError("direct tuning needs validation lists")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    evaluate = frontier_scorer(valid_lists, valid_metrics, table, baselines, knobs)
+    scorers = [frontier_scorer(lists, m, table, baselines, knobs) for lists, m, table in sets]
+
+    def evaluate(weights: FusionWeights) -> float:
+        return sum(score(weights) for score in scorers) / len(scorers)
+
     best: dict[int, FusionWeights] = {}
 
     def objective(trial: optuna.Trial) -> float:

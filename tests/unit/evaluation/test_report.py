@@ -91,3 +91,31 @@ def test_brand_coverage_ceiling_is_stated(tmp_path: Path, brands: float, said: s
     else:
         assert "cannot exceed 10 (one brand per item)" in text
         assert f"no strategy can gain more than {said}" in text
+
+
+def test_eval_command_default_knobs_are_the_sweep_grid() -> None:
+    """The CLI spells the grid out (no heavy import for ``--help``); it must not drift."""
+    import inspect
+
+    from reranker.evaluation.cli import eval_command
+    from reranker.evaluation.sweep import DEFAULT_KNOBS
+
+    default = inspect.signature(eval_command).parameters["knobs"].default
+    assert tuple(float(k) for k in default.split(",")) == DEFAULT_KNOBS
+    assert 0.05 in DEFAULT_KNOBS and 0.15 in DEFAULT_KNOBS  # fine where 97% NDCG points lie
+
+
+def test_operating_points_off_the_table_grid_are_listed(tmp_path: Path) -> None:
+    points = [
+        _p("engine", 0.0, 0.6, 0.4),
+        _p("mmr", 0.0, 0.6, 0.4),
+        _p("mmr", 0.15, 0.59, 0.5, brand=3.5, cat=2.5),  # the operating point (98%)
+        _p("mmr", 0.25, 0.50, 0.6),  # off the grid, not chosen: left out
+        _p("mmr", 1.0, 0.4, 0.7),
+    ]
+    md = tmp_path / "r.md"
+    write_markdown(md, title="toy", notes=[], test=points, targets=check_targets(points, points),
+                   gaps={})  # fmt: skip
+    text = md.read_text()
+    assert "| mmr | 0.15 | 0.590 |" in text
+    assert "| mmr | 0.25 |" not in text

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 
 from reranker.core.features import FEATURE_NAMES
 from reranker.core.types import Candidates
-from reranker.evaluation.episodes import Episode
+from reranker.evaluation.episodes import Episode, ItemTable
 from reranker.evaluation.results import SweepPoint
 from reranker.evaluation.strategies import RerankContext, minmax
+from reranker.evaluation.sweep import build_contexts
 from reranker.training import LossConfig, TrainConfig, floor_objective, fusion_loss, train
 
 COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -149,3 +152,54 @@ def test_direct_tuning_parameters_keep_the_engine_order_at_zero() -> None:
     # untouched terms keep the base's weights
     base = DEFAULT_WEIGHTS.effective(1.0)
     assert at1[COL["calibration"]] == pytest.approx(base[COL["calibration"]])
+
+
+def _validation_set(seed: int) -> tuple[list[RerankContext], list[Any], ItemTable]:
+    """A small catalog (clustered vectors, 4 categories, 6 brands) and 12 episodes on it."""
+    rng = np.random.default_rng(seed)
+    n_items = 80
+    centers = rng.normal(size=(5, 8))
+    emb = centers[rng.integers(0, 5, n_items)] + 0.3 * rng.normal(size=(n_items, 8))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    cats = rng.integers(0, 4, n_items).astype(np.int32)
+    table = ItemTable(
+        ids=np.array([f"i{seed}-{i}" for i in range(n_items)]),
+        embeddings=emb,
+        category=cats,
+        cat_ptr=np.arange(n_items + 1, dtype=np.int32),
+        cat_idx=cats.copy(),
+        brand=rng.integers(0, 6, n_items).astype(np.int32),
+        popularity=np.full(n_items, 1.0 / n_items),
+        category_names=list("abcd"),
+        brand_names=list("ABCDEF"),
+        model="test",
+    )
+    episodes = []
+    for q in range(12):
+        rows = rng.choice(n_items, 30, replace=False).astype(np.int32)
+        scores = np.sort(rng.random(30).astype(np.float32))[::-1].copy()
+        judged = {str(table.ids[r]): int(rng.integers(1, 3)) for r in rows[rng.choice(30, 6)]}
+        episodes.append(Episode(f"q{q}", "query", "", "valid", rows, scores, None, judged,
+                                np.zeros(0, np.int32)))  # fmt: skip
+    lists, metrics = build_contexts(episodes, table, None)
+    return lists, metrics, table
+
+
+def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
+    from reranker.core.weights import DEFAULT_WEIGHTS
+    from reranker.evaluation.strategies import CoreStrategy
+    from reranker.training import frontier_scorer, tune_weights
+
+    sets = [_validation_set(1), _validation_set(2)]
+    baselines = [CoreStrategy("mmr", "mmr"), CoreStrategy("dpp", "dpp")]
+    knobs = (0.0, 0.3, 0.7, 1.0)
+    result = tune_weights(sets, baselines, trials=4, seed=0, knobs=knobs)
+    scorers = [frontier_scorer(lists, m, table, baselines, knobs) for lists, m, table in sets]
+    mean = sum(score(result.weights) for score in scorers) / 2
+    assert result.best_value == pytest.approx(mean, rel=1e-9)
+    # the base weights are the first trial: the result is never worse than them
+    assert result.best_value >= sum(s(DEFAULT_WEIGHTS) for s in scorers) / 2 - 1e-12
+    again = tune_weights(sets, baselines, trials=4, seed=0, knobs=knobs)
+    assert again.best_params == result.best_params  # seeded
+    with pytest.raises(ValueError, match="validation lists"):
+        tune_weights([], baselines, trials=1, seed=0)
