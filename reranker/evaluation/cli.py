@@ -297,6 +297,9 @@ def tune_command(
     out: Annotated[Path | None, typer.Option(help="best weights (*.safetensors or *.json)")] = None,
     mode: Annotated[str, typer.Option(help="direct (weights) or train (loss params)")] = "direct",
     init: Annotated[Path | None, typer.Option(help="base weights (direct mode)")] = None,
+    objective: Annotated[str, typer.Option(
+        help="direct mode: frontier (whole curve vs baselines) or targets (the 97%-NDCG "
+        "operating point)")] = "frontier",
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -307,6 +310,8 @@ def tune_command(
     (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean."""
     if mode not in ("direct", "train"):
         _fail(f"--mode must be direct or train, got {mode!r}")
+    if objective not in ("frontier", "targets"):
+        _fail(f"--objective must be frontier or targets, got {objective!r}")
     try:
         sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
         if len(sources) > 1 and mode != "direct":
@@ -327,6 +332,7 @@ def tune_command(
         if mode == "direct":
             base = _load_weights(init)
             result = tune_weights(sets, _tune_baselines(), trials=trials, seed=seed, say=_say,
+                                  objective=objective,
                                   **({"base": base} if base is not None else {}))  # fmt: skip
         else:
             train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
@@ -338,7 +344,8 @@ def tune_command(
         _save(target, result.weights, {"dataset": dataset,
                                        "retrieval": ",".join(str(s) for s in sources)
                                        if len(sources) > 1 else ctx["retrieval"],
-                                       "seed": seed, "mode": mode, "tune": result.best_params,
+                                       "seed": seed, "mode": mode, "objective_kind": objective,
+                                       "tune": result.best_params,
                                        "objective": result.best_value,
                                        "valid_lists": sum(len(v) for v, _, _ in sets)})  # fmt: skip
         params_path = target.with_name(target.stem + ".params.json")

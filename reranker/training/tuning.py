@@ -27,12 +27,13 @@ from reranker.evaluation.page_metrics import EpisodeContext
 from reranker.evaluation.results import SweepPoint
 from reranker.evaluation.strategies import CoreStrategy, RerankContext, Strategy
 from reranker.evaluation.sweep import DEFAULT_KNOBS, sweep
-from reranker.training.frontier import frontier_score
+from reranker.training.frontier import frontier_score, target_score
 from reranker.training.losses import LossConfig
 from reranker.training.trainer import TrainConfig, train
 
 __all__ = [
     "DIRECT_SPACE",
+    "OBJECTIVES",
     "TuneResult",
     "ValidationSet",
     "floor_objective",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 TUNE_KNOBS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+OBJECTIVES = ("frontier", "targets")
 
 # direct mode: parameter -> (feature, sign, low, high); the feature's slope is sign·value
 # (its weight at d = 1 over its weight at d = 0, which is 0 for every per-step feature).
@@ -83,14 +85,28 @@ def frontier_scorer(
     table: ItemTable,
     baselines: Sequence[Strategy],
     knobs: Sequence[float] = DEFAULT_KNOBS,
+    objective: str = "frontier",
 ) -> Callable[[FusionWeights], float]:
-    """``weights -> frontier_score`` on these validation lists (baselines swept once here)."""
-    base_points = sweep(valid_lists, valid_metrics, table, baselines, knobs, progress=False)
+    """``weights -> score`` on these validation lists (baselines swept once here).
+
+    ``objective``: ``frontier`` (``frontier_score``: the whole curve against the baselines
+    plus the target score) or ``targets`` (``target_score`` alone: the issue-5 operating
+    point keeping 97% NDCG, no baselines needed).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    base_points = (
+        sweep(valid_lists, valid_metrics, table, baselines, knobs, progress=False)
+        if objective == "frontier"
+        else []
+    )
 
     def score(weights: FusionWeights) -> float:
         fusion = CoreStrategy("candidate", "fusion", weights=weights)
         ours = sweep(valid_lists, valid_metrics, table, [fusion], knobs, progress=False)
         reference = min(ours, key=lambda p: p.diversity)
+        if objective == "targets":
+            return target_score(ours, reference)
         return frontier_score(ours, base_points, reference)
 
     return score
@@ -107,6 +123,7 @@ def tune_weights(
     seed: int,
     base: FusionWeights = DEFAULT_WEIGHTS,
     knobs: Sequence[float] = DEFAULT_KNOBS,
+    objective: str = "frontier",
     say: Callable[[str], None] = lambda _: None,
 ) -> TuneResult:
     """Direct search of the fusion's diversity weights on validation lists (module doc).
@@ -121,7 +138,9 @@ def tune_weights(
     if not sets or not all(lists for lists, _, _ in sets):
         raise ValueError("direct tuning needs validation lists")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    scorers = [frontier_scorer(lists, m, table, baselines, knobs) for lists, m, table in sets]
+    scorers = [
+        frontier_scorer(lists, m, table, baselines, knobs, objective) for lists, m, table in sets
+    ]
 
     def evaluate(weights: FusionWeights) -> float:
         return sum(score(weights) for score in scorers) / len(scorers)

@@ -203,3 +203,18 @@ def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
     assert again.best_params == result.best_params  # seeded
     with pytest.raises(ValueError, match="validation lists"):
         tune_weights([], baselines, trials=1, seed=0)
+
+
+def test_direct_tuning_for_the_targets_scores_the_operating_point() -> None:
+    from reranker.evaluation.strategies import CoreStrategy
+    from reranker.training import frontier_scorer, tune_weights
+
+    sets = [_validation_set(3)]
+    knobs = (0.0, 0.1, 0.2, 0.4, 1.0)
+    result = tune_weights(sets, [], trials=3, seed=1, knobs=knobs, objective="targets")
+    lists, metrics, table = sets[0]
+    score = frontier_scorer(lists, metrics, table, [], knobs, "targets")
+    assert result.best_value == pytest.approx(score(result.weights), rel=1e-9)
+    assert result.best_value >= 0.0  # target_score: 0 when no point keeps 97% NDCG
+    with pytest.raises(ValueError, match="objective must be one of frontier, targets"):
+        frontier_scorer(lists, metrics, table, [CoreStrategy("mmr", "mmr")], knobs, "area")
