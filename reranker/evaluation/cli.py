@@ -331,7 +331,8 @@ def tune_command(
         eps = ctx["episodes"]
         if mode == "direct":
             base = _load_weights(init)
-            result = tune_weights(sets, _tune_baselines(), trials=trials, seed=seed, say=_say,
+            baselines = _tune_baselines(ctx["client"], ctx["alias"])
+            result = tune_weights(sets, baselines, trials=trials, seed=seed, say=_say,
                                   objective=objective,
                                   **({"base": base} if base is not None else {}))  # fmt: skip
         else:
@@ -356,17 +357,22 @@ def tune_command(
           f"wrote {target} and {params_path}")  # fmt: skip
 
 
-def _tune_baselines() -> list[Any]:
-    """What the fusion's validation frontier is measured against (tune and train)."""
+def _tune_baselines(client: Any = None, alias: str | None = None) -> list[Any]:
+    """What the fusion's validation frontier is measured against (tune and train); with an
+    engine (no ``--no-engine``) its native MMR too, swept once per tune, as in the report."""
+    from reranker.evaluation.runner import native_mmr
     from reranker.evaluation.strategies import CoreStrategy, PyversityStrategy
 
-    return [
+    out: list[Any] = [
         CoreStrategy("mmr", "mmr"),
         CoreStrategy("dpp", "dpp"),
         PyversityStrategy("pyversity-mmr", "mmr"),
         PyversityStrategy("pyversity-dpp", "dpp"),
         PyversityStrategy("pyversity-msd", "msd"),
     ]
+    if client is not None and alias is not None:
+        out.append(native_mmr(client, alias, _say))
+    return out
 
 
 def _loss_params(path: Path) -> dict[str, float]:

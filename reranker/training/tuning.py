@@ -147,7 +147,7 @@ def tune_weights(
 
     best: dict[int, FusionWeights] = {}
 
-    def objective(trial: optuna.Trial) -> float:
+    def trial_objective(trial: optuna.Trial) -> float:
         params = {
             key: trial.suggest_float(key, low, high)
             for key, (_, _, low, high) in DIRECT_SPACE.items()
@@ -162,7 +162,7 @@ def tune_weights(
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(_params_of(base))
-    study.optimize(objective, n_trials=trials)
+    study.optimize(trial_objective, n_trials=trials)
     chosen = best[study.best_trial.number]
     return TuneResult(
         best_value=float(study.best_value),

@@ -262,3 +262,32 @@ def test_probe_section_sends_one_request_to_both_indices_and_shows_it() -> None:
     assert '"type": "mmr"' in text and "… 8 ids in all" in text
     assert "`hits.total.value` = 8, 0 hits returned" in text
     assert "2 hits returned: a, c" in text
+
+
+class _ClusterSettings:
+    def __init__(self, factories: list[str]) -> None:
+        self.factories = factories
+
+    def get_settings(self, **_: Any) -> dict[str, Any]:
+        key = "cluster.search.enabled_system_generated_factories"
+        return {"persistent": {}, "transient": {}, "defaults": {key: self.factories}}
+
+
+class _SettingsClient:
+    def __init__(self, factories: list[str]) -> None:
+        self.cluster = _ClusterSettings(factories)
+
+
+def test_tune_measures_against_the_engines_mmr_when_there_is_an_engine() -> None:
+    from reranker.evaluation.cli import _tune_baselines
+    from reranker.evaluation.opensearch_mmr import OpenSearchMMR, OpenSearchUnavailable
+
+    offline = [s.name for s in _tune_baselines()]
+    assert "opensearch-mmr" not in offline and {"mmr", "dpp", "pyversity-msd"} <= set(offline)
+    client = _SettingsClient(["mmr_over_sample_factory", "mmr_rerank_factory"])
+    online = _tune_baselines(client, "homedepot-eval")
+    assert [s.name for s in online] == [*offline, "opensearch-mmr"]
+    native = online[-1]
+    assert isinstance(native, OpenSearchMMR) and native.index == "homedepot-eval"
+    with pytest.raises(OpenSearchUnavailable, match="mmr_rerank_factory"):
+        _tune_baselines(_SettingsClient([]), "homedepot-eval")
