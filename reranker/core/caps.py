@@ -66,11 +66,10 @@ class _LabelCap:
         self.cap = cap
         # items on the page per slot (an array, so the compiled fusion step can update it)
         self.counts = np.zeros(vocabulary + 1, dtype=np.int64)
-        # pressure = count / cap (or / page size without a cap); the free slot stays 0.
+        # pressure = count / cap (or / page size without a cap); the free slot stays 0. The
+        # pressure and novelty tables are kept up to date by the fusion's compiled step
+        # (``fusion_kernel.advance``), their only reader; ``select`` here leaves them alone.
         self.scale = np.float32(1.0 / (cap if cap is not None else max(page, 1)))
-        # the float32 pressure after m items of a label: ``levels[m]`` (grown on demand, by
-        # the same float32 additions as ``pressure[slot] += scale``)
-        self.levels = [0.0]
         if pressure is None:
             pressure = np.zeros(vocabulary + 1, np.float32)
         else:
@@ -143,7 +142,6 @@ class HomogeneityConstraints:
         )
         self.penalty = np.zeros(n, dtype=np.float32)  # cap tiers; -inf once selected
         self._mask = np.empty(n, dtype=bool)
-        self.size = 0
         self._labels = (
             None
             if self.brand is None or self.category is None
@@ -171,32 +169,23 @@ class HomogeneityConstraints:
     def select(self, j: int) -> bool:
         """Record candidate ``j`` on the page; penalise a label the moment it reaches its cap.
 
-        Returns True when a cap tier was added (``penalty`` changed beyond entry ``j``).
+        Used by MMR and DPP; the fusion's compiled step does the same (and also the pressure
+        and novelty features) in ``fusion_kernel.advance``. Returns True when a cap tier was
+        added (``penalty`` changed beyond entry ``j``).
         """
         penalty = self.penalty
         penalty[j] = _NEG_INF
-        self.size += 1
         labels = self._labels
         if labels is None:
             return False
         capped = False
         for label, tier in labels:
             slot = label.slots.item(j)
-            novelty = label.novelty
-            if novelty is not None:
-                if self.size == 1:  # the page is no longer empty: every known label is new
-                    novelty.fill(1.0)
-                    novelty[label.free] = 0.0
-                novelty[slot] = 0.0  # the free slot is 0 anyway
             if slot == label.free:
                 continue
             counts = label.counts
             count = counts.item(slot) + 1
             counts[slot] = count
-            levels = label.levels
-            if count == len(levels):
-                levels.append(float(np.float32(levels[-1]) + label.scale))
-            label.pressure[slot] = levels[count]
             if count == label.cap:
                 mask = self._mask
                 np.equal(label.slots, slot, out=mask)

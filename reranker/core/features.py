@@ -314,7 +314,6 @@ class SelectionState:
         if self._chol is not None:
             self._chol.add(j, row)
         advance(j, row, compute, self.kernel_state())
-        self.constraints.size += 1
 
     @property
     def max_similarity(self) -> FloatArray | None:
