@@ -232,8 +232,8 @@ def main() -> None:
 
     items, bulk_texts = _texts(n_bulk)
     embedder = Embedder(precision="auto")
+    from config.settings import get_settings
     from indexer.embedding_cache import EmbeddingCache, embed_cached
-    from reranker.settings import get_settings
 
     cache = EmbeddingCache(get_settings().cache_dir / "embeddings", embedder.key, embedder.dim)
     vectors, _ = embed_cached(bulk_texts, embedder.encode, cache, embedder.dim)

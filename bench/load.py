@@ -5,7 +5,7 @@ in the sidecar (caches, metrics label sets) or the plugin only shows across many
 
 1. index a slice of the Icecat catalog behind a throw-away alias (``divrank index --preset
    icecat --limit N --alias bench-load-<uuid>``), start a sidecar on a free loopback port
-   (``indexer.sidecar_process``, its pid file and log in a temporary folder) and install a
+   (``cli.nodes.sidecar``, its pid file and log in a temporary folder) and install a
    pipeline pointing at it;
 2. ``--concurrency`` threads each draw from one seeded request mix (query words taken from the
    indexed titles; 40 users, half of them carrying an inline history; every strategy; diversity
@@ -49,9 +49,10 @@ from opensearchpy import OpenSearch
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from indexer import engine as engine_ctl  # noqa: E402
-from indexer import pipeline, sidecar_process  # noqa: E402
-from reranker.settings import Settings, get_settings  # noqa: E402
+from cli import pipeline  # noqa: E402
+from cli.nodes import opensearch as engine_ctl  # noqa: E402
+from cli.nodes import sidecar as sidecar_process  # noqa: E402
+from config.settings import Settings, get_settings  # noqa: E402
 
 STRATEGIES = ("engine", "personalized", "mmr", "dpp", "fusion")
 DIVERSITIES = (0.0, 0.3, 0.5, 0.7, 0.9)
@@ -144,7 +145,7 @@ class MemorySampler:
 
 
 def _index_icecat(engine_url: str, alias: str, limit: int, workdir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "indexer.cli", "index", "--preset", "icecat", "--limit",
+    cmd = [sys.executable, "-m", "cli.main", "index", "--preset", "icecat", "--limit",
            str(limit), "--alias", alias, "--url", engine_url, "--no-progress", "--json",
            "--rejects", str(workdir / "rejects.jsonl")]
     env = dict(os.environ, HF_HUB_OFFLINE="1")

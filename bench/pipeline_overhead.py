@@ -44,9 +44,10 @@ from opensearchpy.helpers import streaming_bulk
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from indexer import pipeline, sidecar_process  # noqa: E402
+from cli import pipeline  # noqa: E402
+from cli.nodes import sidecar as sidecar_process  # noqa: E402
+from config.settings import get_settings  # noqa: E402
 from indexer.mapping import item_index_body  # noqa: E402
-from reranker.settings import get_settings  # noqa: E402
 
 WORDS = [
     "toner", "cartridge", "printer", "laser", "inkjet", "black", "cyan", "magenta", "yellow",

@@ -38,7 +38,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from indexer import sidecar_process  # noqa: E402
+from cli.nodes import sidecar as sidecar_process  # noqa: E402
 
 CATEGORIES = (
     "printing/toner",

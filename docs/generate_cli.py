@@ -18,7 +18,7 @@ def render() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cli.md"
         subprocess.run(
-            [sys.executable, "-m", "typer", "indexer.cli", "utils", "docs", "--name", "divrank",
+            [sys.executable, "-m", "typer", "cli.main", "utils", "docs", "--name", "divrank",
              "--output", str(out)],
             check=True, cwd=REPO, capture_output=True,
         )

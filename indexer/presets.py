@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from config.settings import get_settings
 from indexer.catalog import CatalogError, RawItem
 from indexer.categorize import HOMEDEPOT_RULES, ICECAT_RULES, categorize
-from reranker.settings import get_settings
 
 __all__ = ["DEFAULT_DATA_DIR", "PRESETS", "BrandTagger", "homedepot_items", "icecat_items"]
 

@@ -17,9 +17,9 @@ from typing import IO
 import httpx
 import pytest
 
-from indexer import engine as engine_ctl
-from indexer import sidecar_process
-from reranker.settings import REPO_ROOT, get_settings
+from cli.nodes import opensearch as engine_ctl
+from cli.nodes import sidecar as sidecar_process
+from config.settings import REPO_ROOT, get_settings
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def es_engine() -> Iterator[str]:
     Started with ``divrank engine up --engine elasticsearch`` when nothing answers, and stopped
     at the end unless ``DIVRANK_KEEP_ENGINE=1``.
     """
-    from indexer import es_engine as es_ctl
+    from cli.nodes import elasticsearch as es_ctl
 
     settings = get_settings()
     url = settings.elasticsearch_url.rstrip("/")
@@ -103,7 +103,7 @@ def _start_sidecar(
     """Start ``divrank serve`` on loopback and wait until it answers /healthz (bounded: 60 s)."""
     port = port or sidecar_process.free_port()
     child_env = dict(os.environ, DIVRANK_OPENSEARCH_URL=engine, HF_HUB_OFFLINE="1", **(env or {}))
-    cmd = [sys.executable, "-m", "indexer.cli", "serve", "--port", str(port),
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port),
            "--workers", str(workers)]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (owned by SidecarProc, closed by stop)
     proc = subprocess.Popen(

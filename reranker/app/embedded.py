@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from config.settings import Settings
 from reranker.app.main import create_app
-from reranker.settings import Settings
 
 __all__ = ["EmbeddedSidecar", "embedded_sidecar"]
 

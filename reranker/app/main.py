@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from config.settings import Settings, get_settings
 from reranker.app.api import api_router
 from reranker.app.api.routes import demo, search
 from reranker.app.body_limit import BodyLimitMiddleware
@@ -19,7 +20,6 @@ from reranker.app.metrics import MetricsMiddleware
 from reranker.app.openapi import install_openapi
 from reranker.app.state import build_state
 from reranker.core.warmup import warm_up
-from reranker.settings import Settings, get_settings
 
 __all__ = ["create_app"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from config.settings import Settings
 from reranker.app.services.cache import BoundedCache
 from reranker.app.services.model import ServedModel, load_served_model
 from reranker.app.services.opensearch import EngineConnection
 from reranker.app.services.profiles import ProfileStore
 from reranker.app.services.reranking import Reranker
 from reranker.app.services.vectors import VectorStore
-from reranker.settings import Settings
 
 __all__ = ["PING_CACHE_S", "SidecarState", "build_state"]
 

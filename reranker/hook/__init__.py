@@ -1,6 +1,6 @@
 """Client-side divrank for engines without search pipelines (Elasticsearch): see ``search.py``."""
 
-from reranker.hook.backends import InProcessReranker, RerankBackend, RerankFailure, SidecarClient
+from reranker.hook.backends import RerankBackend, RerankFailure, SidecarClient
 from reranker.hook.knobs import DivrankRequestError, HookKnobs, parse_ext
 from reranker.hook.search import DivrankUnavailable, HookConfig, SearchClient, divrank_search
 
@@ -9,7 +9,6 @@ __all__ = [
     "DivrankUnavailable",
     "HookConfig",
     "HookKnobs",
-    "InProcessReranker",
     "RerankBackend",
     "RerankFailure",
     "SearchClient",

@@ -4,23 +4,20 @@ Both take the ``POST /v1/rerank`` body (docs/api.md) and return its reply as a d
 :class:`RerankFailure` with the plugin's fail-open reason (``sidecar_unreachable``,
 ``sidecar_connect_timeout``, ``sidecar_timeout``, ``sidecar_http_<status>``,
 ``sidecar_bad_reply``, ``sidecar_io_error``, ``internal_error``), so degraded pages read the
-same whichever engine and whichever path served them. No ranking logic lives here: the
-in-process backend runs the sidecar's own :class:`~reranker.app.services.reranking.Reranker`
-(translation + :func:`reranker.core.rerank`).
+same whichever engine and whichever path served them. No ranking logic lives here; the
+in-process backend, which runs the sidecar's own service, is
+:class:`reranker.app.inprocess.InProcessReranker` (the hook never imports the app).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 import orjson
 
-if TYPE_CHECKING:
-    from reranker.app.services.reranking import Reranker
-
-__all__ = ["InProcessReranker", "RerankBackend", "RerankFailure", "SidecarClient"]
+__all__ = ["RerankBackend", "RerankFailure", "SidecarClient"]
 
 log = logging.getLogger("divrank.hook")
 
@@ -91,40 +88,3 @@ class SidecarClient:
 
     def close(self) -> None:
         self._http.close()
-
-
-class InProcessReranker:
-    """The sidecar's service called directly: same validation, translation and core."""
-
-    def __init__(self, reranker: Reranker, max_candidates: int = 1000, max_dimension: int = 4096):
-        self._reranker = reranker
-        self._max_candidates = max_candidates
-        self._max_dimension = max_dimension
-
-    @classmethod
-    def from_settings(cls, settings: Any = None) -> InProcessReranker:
-        """A service built like the sidecar's (weights, look-ups) from ``Settings``."""
-        from reranker.app.state import build_state
-        from reranker.settings import get_settings
-
-        settings = settings or get_settings()
-        state = build_state(settings)
-        return cls(state.reranker, settings.max_candidates, settings.max_dimension)
-
-    def rerank(self, payload: dict[str, Any]) -> dict[str, Any]:
-        from fastapi.exceptions import RequestValidationError
-
-        from reranker.app.schemas import Limits
-        from reranker.app.services.reranking import CoreRejected
-        from reranker.app.validation import parse_rerank_request
-
-        limits = Limits(max_candidates=self._max_candidates, max_dimension=self._max_dimension)
-        try:
-            request = parse_rerank_request(orjson.dumps(payload), limits)
-            response = self._reranker(request)
-        except (RequestValidationError, CoreRejected) as exc:
-            raise RerankFailure("sidecar_http_422", f"re-rank request rejected: {exc}") from exc
-        except Exception as exc:  # fail open on a bug, as the plugin does on a 500
-            log.exception("in-process re-rank failed")
-            raise RerankFailure("internal_error", f"re-rank failed: {type(exc).__name__}") from exc
-        return response.model_dump(exclude_none=True)

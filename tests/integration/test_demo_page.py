@@ -2,7 +2,7 @@
 
 A few hundred Icecat products are indexed (``divrank index``, the real CLI) into a unique
 alias, the scripted demo shoppers get profiles in a unique profiles alias, a unique pipeline
-points at a sidecar started by :mod:`indexer.sidecar_process` on a free port, and headless
+points at a sidecar started by :mod:`cli.nodes.sidecar` on a free port, and headless
 Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright) uses ``/demo`` like a person:
 types a query, moves the diversity slider, hovers a result. A screenshot lands in
 ``test-output/``.
@@ -23,10 +23,12 @@ from opensearchpy import OpenSearch
 from playwright.sync_api import Page, Playwright, sync_playwright
 from typer.testing import CliRunner
 
-from indexer import pipeline, sidecar_process
-from indexer.cli import app
-from indexer.demo import DEMO_USERS, build_demo_profiles
-from reranker.settings import REPO_ROOT, Settings, get_settings
+from cli import pipeline
+from cli.demo import build_demo_profiles
+from cli.main import app
+from cli.nodes import sidecar as sidecar_process
+from config.settings import REPO_ROOT, Settings, get_settings
+from reranker.app.demo_search import DEMO_USERS
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +68,7 @@ def demo(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo
     side = None
     try:
         indexed = subprocess.run(
-            [sys.executable, "-m", "indexer.cli", "index", "--preset", "icecat", "--alias", alias,
+            [sys.executable, "-m", "cli.main", "index", "--preset", "icecat", "--alias", alias,
              "--limit", str(SLICE), "--data-dir", str(shared.shared_data), "--no-progress",
              "--rejects", str(workdir / "rejects.jsonl"), "--url", engine],
             cwd=REPO_ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer import engine as engine_ctl
-from reranker.settings import get_settings
+from cli.nodes import opensearch as engine_ctl
+from config.settings import get_settings
 
 pytestmark = pytest.mark.integration
 

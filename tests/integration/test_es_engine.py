@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 
-from indexer import es_engine as es_engine_ctl
-from indexer.connection import connect_elasticsearch
+from cli.nodes import elasticsearch as es_engine_ctl
+from config.connection import connect_elasticsearch
+from config.settings import get_settings
 from indexer.engine_dialect import ELASTICSEARCH, dialect_of
-from reranker.settings import get_settings
 
 pytestmark = pytest.mark.integration
 

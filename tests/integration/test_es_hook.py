@@ -15,18 +15,18 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 from fastapi.testclient import TestClient
 
+from config.settings import Settings, get_settings
 from indexer.engine_dialect import ELASTICSEARCH
 from reranker.app.embedded import EmbeddedSidecar, embedded_sidecar
+from reranker.app.inprocess import InProcessReranker
 from reranker.app.main import create_app
 from reranker.hook import (
     DivrankRequestError,
     DivrankUnavailable,
     HookConfig,
-    InProcessReranker,
     SidecarClient,
     divrank_search,
 )
-from reranker.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
+from cli.main import app
 from indexer.alias_swap import list_versions, serving_index
-from indexer.cli import app
 from indexer.engine_dialect import ELASTICSEARCH
 
 pytestmark = pytest.mark.integration

@@ -13,19 +13,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexer.alias_swap import list_versions, serving_index
-from indexer.connection import connect_elasticsearch
-from reranker.evaluation.datasets import get_loader
-from reranker.evaluation.es_diversify import ElasticsearchDiversify, twin_name
-from reranker.evaluation.runner import (
+from config.connection import connect_elasticsearch
+from config.settings import REPO_ROOT, get_settings
+from evaluation.datasets import get_loader
+from evaluation.es_diversify import ElasticsearchDiversify, twin_name
+from evaluation.runner import (
     default_strategies,
     elasticsearch_sections,
     load_or_build,
     run_eval,
 )
-from reranker.evaluation.slicing import slice_dataset
-from reranker.evaluation.sweep import build_contexts
-from reranker.settings import REPO_ROOT, get_settings
+from evaluation.slicing import slice_dataset
+from evaluation.sweep import build_contexts
+from indexer.alias_swap import list_versions, serving_index
 
 pytestmark = pytest.mark.integration
 DATA = REPO_ROOT.parent / "shared" / "data"

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from config.connection import connect
+from config.settings import REPO_ROOT, get_settings
+from evaluation.datasets import get_loader
+from evaluation.runner import default_strategies, load_or_build, run_eval
+from evaluation.slicing import slice_dataset
 from indexer.alias_swap import list_versions
-from indexer.connection import connect
-from reranker.evaluation.datasets import get_loader
-from reranker.evaluation.runner import default_strategies, load_or_build, run_eval
-from reranker.evaluation.slicing import slice_dataset
-from reranker.settings import REPO_ROOT, get_settings
 
 pytestmark = pytest.mark.integration
 DATA = REPO_ROOT.parent / "shared" / "data"

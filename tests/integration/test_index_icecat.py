@@ -13,7 +13,7 @@ import pytest
 from opensearchpy import OpenSearch, helpers
 from typer.testing import CliRunner
 
-from indexer.cli import app
+from cli.main import app
 from indexer.projection import topk
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
+from cli.main import app
 from indexer.alias_swap import list_versions
-from indexer.cli import app
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -62,7 +62,7 @@ def test_kill_mid_bulk_then_recover(engine: str, alias: str, tmp_path: Path) -> 
         [
             sys.executable,
             "-m",
-            "indexer.cli",
+            "cli.main",
             "index",
             "--preset",
             "icecat",

@@ -13,7 +13,7 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
-from indexer.cli import app
+from cli.main import app
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

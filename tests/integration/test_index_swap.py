@@ -13,8 +13,8 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
+from cli.main import app
 from indexer.alias_swap import list_versions
-from indexer.cli import app
 from indexer.presets import icecat_items
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_concrete_index_named_like_the_alias_is_refused(
 
 
 def test_reindex_keeps_the_default_search_pipeline(engine: str, alias: str, tmp_path: Path) -> None:
-    from indexer import pipeline
+    from cli import pipeline
 
     client = OpenSearch(engine)
     code, first = _index(engine, alias, _catalog(tmp_path / "a.jsonl", 50))

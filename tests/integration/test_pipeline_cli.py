@@ -12,7 +12,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 from typer.testing import CliRunner
 
-from indexer.cli import app
+from cli.main import app
 
 pytestmark = pytest.mark.integration
 

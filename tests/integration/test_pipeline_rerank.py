@@ -21,7 +21,7 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
 
-from indexer import pipeline
+from cli import pipeline
 from indexer.mapping import item_index_body
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from opensearchpy import OpenSearch, helpers
 
+from config.settings import Settings
 from indexer.mapping import item_index_body, profile_index_body
 from reranker.app.embedded import embedded_sidecar
-from reranker.settings import Settings
 
 pytestmark = pytest.mark.integration
 

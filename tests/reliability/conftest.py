@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer import pipeline
+from cli import pipeline
 from indexer.mapping import item_index_body
 
 DIM = 8

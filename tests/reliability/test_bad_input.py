@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
-from indexer import pipeline
-from indexer.cli import app
-from reranker.settings import REPO_ROOT
+from cli import pipeline
+from cli.main import app
+from config.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 runner = CliRunner()
@@ -339,7 +339,7 @@ def test_cli_never_prints_a_traceback_for_bad_files(engine: str, catalog: Any,
         ["index", "--input", str(bad), "--alias", f"{catalog.prefix}-cat", "--no-progress"],
         ["profiles", "build", "--events", str(bad), "--alias", f"{catalog.prefix}-profiles"],
     ):
-        done = subprocess.run([sys.executable, "-m", "indexer.cli", *args, "--url", engine],
+        done = subprocess.run([sys.executable, "-m", "cli.main", *args, "--url", engine],
                               cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                               timeout=120, check=False)
         assert done.returncode == 1, (done.stdout, done.stderr)

@@ -2,8 +2,8 @@
 version with exactly its documents, the interrupted run fails with one clear line, and the next
 run publishes the new version and removes the half-written one.
 
-The engine here is our own second OpenSearch (``indexer.engine`` with its own home, ports and a
-small heap), started for this module and always stopped at the end; the shared engine on the
+The engine here is our own second OpenSearch (``cli.nodes.opensearch`` with its own home, ports
+and a small heap), started for this module and always stopped at the end; the shared engine on the
 default port is never touched, and nothing is sent to it.
 """
 
@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer import engine as engine_ctl
+from cli.nodes import opensearch as engine_ctl
+from config.settings import REPO_ROOT, Settings, get_settings
 from indexer.alias_swap import list_versions
-from reranker.settings import REPO_ROOT, Settings, get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -136,7 +136,7 @@ def _catalog(path: Path, ids: range, seed: int) -> Path:
 
 def _index(path: Path, alias: str, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "indexer.cli", *_index_args(path, alias, url), *extra],
+        [sys.executable, "-m", "cli.main", *_index_args(path, alias, url), *extra],
         cwd=REPO_ROOT, env=_env(url), capture_output=True, text=True, timeout=180, check=False,
     )
 
@@ -194,7 +194,7 @@ def test_engine_restart_mid_reindex_keeps_the_old_version_then_recovers(
     v2_file = _catalog(tmp_path / "v2.jsonl", new_ids, 2)
     threads = "1" if stop == "sigkill" else "2"  # streaming_bulk, and parallel_bulk
     proc = subprocess.Popen(
-        [sys.executable, "-m", "indexer.cli", *_index_args(v2_file, alias, url),
+        [sys.executable, "-m", "cli.main", *_index_args(v2_file, alias, url),
          "--chunk-size", "5", "--threads", threads],
         cwd=REPO_ROOT, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -20,9 +20,9 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
+from cli.main import app
+from config.settings import REPO_ROOT
 from indexer.alias_swap import list_versions
-from indexer.cli import app
-from reranker.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 runner = CliRunner()
@@ -89,7 +89,7 @@ def test_searches_during_a_swap_see_old_or_new_total(
         t.start()
     # Small bulk requests, one at a time: the load lasts long enough to search through it.
     second = subprocess.run(
-        [sys.executable, "-m", "indexer.cli",
+        [sys.executable, "-m", "cli.main",
          *_index_args(_catalog(tmp_path / "b.jsonl", NEW, 2), alias, engine),
          "--chunk-size", "5", "--threads", "1"],
         cwd=REPO_ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True,

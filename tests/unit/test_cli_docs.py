@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from reranker.settings import REPO_ROOT
+from config.settings import REPO_ROOT
 
 
 def test_cli_reference_is_current() -> None:

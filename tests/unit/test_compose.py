@@ -17,8 +17,8 @@ import pytest
 import typer.main
 import yaml
 
-from indexer.cli import app
-from reranker.settings import REPO_ROOT
+from cli.main import app
+from config.settings import REPO_ROOT
 
 SCHEMA_CACHE = REPO_ROOT / ".cache" / "schemas"
 

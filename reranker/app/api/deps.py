@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from config.settings import Settings
 from reranker.app.schemas import Limits, RerankRequest
 from reranker.app.services.reranking import Reranker
 from reranker.app.state import SidecarState
 from reranker.app.validation import parse_rerank_request
-from reranker.settings import Settings
 
 __all__ = [
     "Authorized",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from reranker.settings import Settings
+from config.settings import Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

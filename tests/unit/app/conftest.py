@@ -10,8 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
+from config.settings import Settings
 from reranker.app.embedded import EmbeddedSidecar, embedded_sidecar
-from reranker.settings import Settings
 
 TOKEN = "s3cret-token-for-tests"
 MAX_CANDIDATES = 50

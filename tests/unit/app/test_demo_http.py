@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.demo import DEMO_USERS
+from config.settings import Settings
+from reranker.app.demo_search import DEMO_USERS
 from reranker.app.embedded import embedded_sidecar
-from reranker.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 CLOSED = "http://127.0.0.1:9"  # discard port: nothing listens
@@ -82,7 +82,7 @@ def test_demo_routes_do_not_import_torch() -> None:
         import sys
         from fastapi.testclient import TestClient
         from reranker.app.main import create_app
-        from reranker.settings import Settings
+        from config.settings import Settings
 
         app = create_app(Settings(sidecar_lookups=False, opensearch_url="http://127.0.0.1:9"))
         with TestClient(app) as http:

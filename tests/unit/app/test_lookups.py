@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from opensearchpy import NotFoundError
 
+from config.settings import Settings
 from reranker.app.services.cache import BoundedCache
 from reranker.app.services.opensearch import EngineConnection, LookupUnavailable
 from reranker.app.services.profiles import (
@@ -18,7 +19,6 @@ from reranker.app.services.profiles import (
     parse_profile,
 )
 from reranker.app.services.vectors import VectorStore, parse_item
-from reranker.settings import Settings
 
 GOOD_PROFILE = {
     "user_id": "u1",

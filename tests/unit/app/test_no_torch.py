@@ -16,7 +16,7 @@ def test_app_import_and_one_request_do_not_import_torch() -> None:
         import sys
         from fastapi.testclient import TestClient
         from reranker.app.main import create_app
-        from reranker.settings import Settings
+        from config.settings import Settings
 
         app = create_app(Settings(sidecar_lookups=False))
         with TestClient(app) as http:
@@ -40,7 +40,7 @@ def test_app_import_and_one_request_do_not_import_torch() -> None:
 def test_cli_import_does_not_import_the_web_stack() -> None:
     """``divrank --help`` and the indexer commands should not pay for FastAPI/uvicorn."""
     script = (
-        "import sys, reranker.cli; "
+        "import sys, cli.commands.serve; "
         "print('LOADED=' + ','.join(m for m in ('fastapi', 'uvicorn', 'torch') "
         "if m in sys.modules))"
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reranker.evaluation.datasets import LOADERS, DatasetLoader, get_loader
-from reranker.evaluation.datasets.homedepot import gain_from_relevance
-from reranker.evaluation.datasets.movielens import split_by_time
-from reranker.evaluation.datasets.types import Catalog
+from evaluation.datasets import LOADERS, DatasetLoader, get_loader
+from evaluation.datasets.homedepot import gain_from_relevance
+from evaluation.datasets.movielens import split_by_time
+from evaluation.datasets.types import Catalog
 
 
 def test_registry_loaders_satisfy_the_protocol() -> None:

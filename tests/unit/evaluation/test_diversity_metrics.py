@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reranker.evaluation.diversity_metrics import (
+from evaluation.diversity_metrics import (
     calibration_kl,
     category_mix,
     coverage,

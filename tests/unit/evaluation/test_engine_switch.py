@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli.commands.evaluate import report_name
+from evaluation import es_diversify
+from evaluation.episodes import Episode, episode_path
+from evaluation.es_diversify import ElasticsearchDiversify, diversify_twin, twin_name
+from evaluation.retrieval import QuerySpec, Retriever
+from evaluation.strategies import RerankContext
 from reranker.core.types import Candidates
-from reranker.evaluation import es_diversify
-from reranker.evaluation.cli import report_name
-from reranker.evaluation.episodes import Episode, episode_path
-from reranker.evaluation.es_diversify import ElasticsearchDiversify, diversify_twin, twin_name
-from reranker.evaluation.retrieval import QuerySpec, Retriever
-from reranker.evaluation.strategies import RerankContext
 
 SPEC = QuerySpec(text="cordless drill", vector=np.array([0.6, 0.8], np.float32), exclude=("7",))
 
@@ -208,7 +208,7 @@ def test_twin_refuses_an_index_without_a_vector_field() -> None:
 
 
 def _episode_set(windows: dict[str, list[int]]) -> Any:
-    from reranker.evaluation.episodes import EpisodeSet
+    from evaluation.episodes import EpisodeSet
 
     eps = [
         Episode(
@@ -222,7 +222,7 @@ def _episode_set(windows: dict[str, list[int]]) -> Any:
 
 
 def test_candidate_overlap_by_hand() -> None:
-    from reranker.evaluation.overlap import candidate_overlap
+    from evaluation.overlap import candidate_overlap
 
     a = _episode_set({"q1": [1, 2, 3, 4], "q2": [5, 6], "only-a": [9]})
     b = _episode_set({"q1": [2, 1, 3, 7], "q2": [5, 6], "only-b": [9]})
@@ -249,7 +249,7 @@ class _ProbeClient:
 
 
 def test_probe_section_sends_one_request_to_both_indices_and_shows_it() -> None:
-    from reranker.evaluation.es_diversify import probe_section
+    from evaluation.es_diversify import probe_section
 
     client = _ProbeClient()
     ids = [f"p{i}" for i in range(8)]
@@ -279,8 +279,8 @@ class _SettingsClient:
 
 
 def test_tune_measures_against_the_engines_mmr_when_there_is_an_engine() -> None:
-    from reranker.evaluation.cli import _tune_baselines
-    from reranker.evaluation.opensearch_mmr import OpenSearchMMR, OpenSearchUnavailable
+    from cli.commands.evaluate import _tune_baselines
+    from evaluation.opensearch_mmr import OpenSearchMMR, OpenSearchUnavailable
 
     offline = [s.name for s in _tune_baselines()]
     assert "opensearch-mmr" not in offline and {"mmr", "dpp", "pyversity-msd"} <= set(offline)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reranker.evaluation.build import assign_split
-from reranker.evaluation.episodes import Episode, EpisodeSet, ItemTable
+from evaluation.build import assign_split
+from evaluation.episodes import Episode, EpisodeSet, ItemTable
 
 
 def _table() -> ItemTable:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reranker.evaluation.episodes import Episode, ItemTable
-from reranker.evaluation.page_metrics import EpisodeContext, page_metrics
+from evaluation.episodes import Episode, ItemTable
+from evaluation.page_metrics import EpisodeContext, page_metrics
 
 
 def _table() -> ItemTable:

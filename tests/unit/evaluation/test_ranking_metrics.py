@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from reranker.evaluation.metrics import judged_at_k, ranking_metrics
+from evaluation.metrics import judged_at_k, ranking_metrics
 
 
 def _dcg(gains: list[float]) -> float:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reranker.evaluation.report import check_targets, frontier_gaps, write_markdown, write_plot
-from reranker.evaluation.results import SweepPoint
+from evaluation.report import check_targets, frontier_gaps, write_markdown, write_plot
+from evaluation.results import SweepPoint
 
 
 def _p(name: str, d: float, ndcg: float, ild: float, brand: float = 3.0, cat: float = 2.0):
@@ -97,8 +97,8 @@ def test_eval_command_default_knobs_are_the_sweep_grid() -> None:
     """The CLI spells the grid out (no heavy import for ``--help``); it must not drift."""
     import inspect
 
-    from reranker.evaluation.cli import eval_command
-    from reranker.evaluation.sweep import DEFAULT_KNOBS
+    from cli.commands.evaluate import eval_command
+    from evaluation.sweep import DEFAULT_KNOBS
 
     default = inspect.signature(eval_command).parameters["knobs"].default
     assert tuple(float(k) for k in default.split(",")) == DEFAULT_KNOBS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reranker.evaluation.retrieval import QuerySpec, Retriever, rrf
-from reranker.evaluation.strategies import minmax
+from evaluation.retrieval import QuerySpec, Retriever, rrf
+from evaluation.strategies import minmax
 
 
 def test_minmax_handles_nan_and_ties() -> None:

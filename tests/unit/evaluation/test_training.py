@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from evaluation.episodes import Episode, ItemTable
+from evaluation.results import SweepPoint
+from evaluation.strategies import RerankContext, minmax
+from evaluation.sweep import build_contexts
 from reranker.core.features import FEATURE_NAMES
 from reranker.core.types import Candidates
-from reranker.evaluation.episodes import Episode, ItemTable
-from reranker.evaluation.results import SweepPoint
-from reranker.evaluation.strategies import RerankContext, minmax
-from reranker.evaluation.sweep import build_contexts
-from reranker.training import LossConfig, TrainConfig, floor_objective, fusion_loss, train
+from training import LossConfig, TrainConfig, floor_objective, fusion_loss, train
 
 COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -122,7 +122,7 @@ def test_selection_by_validation_score_never_returns_worse_than_the_start() -> N
 
 
 def test_frontier_score_rewards_beating_the_baseline() -> None:
-    from reranker.training import frontier_score, target_score
+    from training import frontier_score, target_score
 
     def p(name: str, d: float, ndcg: float, ild: float, cov: float) -> SweepPoint:
         m = {"ndcg@10": ndcg, "ild@10": ild, "brand_cov@10": cov, "cat_cov@10": cov}
@@ -141,7 +141,7 @@ def test_frontier_score_rewards_beating_the_baseline() -> None:
 def test_direct_tuning_parameters_keep_the_engine_order_at_zero() -> None:
     from reranker.core.features import STEP_FEATURES
     from reranker.core.weights import DEFAULT_WEIGHTS
-    from reranker.training import weights_from_params
+    from training import weights_from_params
 
     w = weights_from_params({"similarity_sum": 0.4, "brand_novelty": 0.2, "relevance_at_one": 0.3})
     at0, at1 = w.effective(0.0), w.effective(1.0)
@@ -186,9 +186,9 @@ def _validation_set(seed: int) -> tuple[list[RerankContext], list[Any], ItemTabl
 
 
 def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
+    from evaluation.strategies import CoreStrategy
     from reranker.core.weights import DEFAULT_WEIGHTS
-    from reranker.evaluation.strategies import CoreStrategy
-    from reranker.training import frontier_scorer, tune_weights
+    from training import frontier_scorer, tune_weights
 
     sets = [_validation_set(1), _validation_set(2)]
     baselines = [CoreStrategy("mmr", "mmr"), CoreStrategy("dpp", "dpp")]
@@ -206,8 +206,8 @@ def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
 
 
 def test_direct_tuning_for_the_targets_scores_the_operating_point() -> None:
-    from reranker.evaluation.strategies import CoreStrategy
-    from reranker.training import frontier_scorer, tune_weights
+    from evaluation.strategies import CoreStrategy
+    from training import frontier_scorer, tune_weights
 
     sets = [_validation_set(3)]
     knobs = (0.0, 0.1, 0.2, 0.4, 1.0)

@@ -3,7 +3,8 @@
 ``POST /demo/search`` runs the page's search twice against OpenSearch, with
 ``search_pipeline=_none`` (engine order) and through the divrank search pipeline (which calls
 this sidecar's ``/v1/rerank`` through the plugin), so the page shows what a frontend gets. The
-search logic is shared with ``divrank demo`` (:mod:`indexer.demo`); no torch is imported.
+search logic (:mod:`reranker.app.demo_search`) is shared with ``divrank demo``; no torch is
+imported.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.demo import DEMO_USERS, DemoError, compare, demo_client
 from reranker.app.api.deps import SettingsDep
+from reranker.app.demo_search import DEMO_USERS, DemoError, compare, demo_client
 
 __all__ = ["DEMO_PAGE", "router"]
 

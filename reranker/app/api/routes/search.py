@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from reranker.app.api.deps import Authorized, StateDep
+from reranker.app.inprocess import InProcessReranker
 from reranker.app.state import SidecarState
-from reranker.hook.backends import InProcessReranker
 from reranker.hook.engine_http import EngineHttpClient, EngineHttpError
 from reranker.hook.knobs import DivrankRequestError
 from reranker.hook.search import HookConfig, divrank_search

@@ -1,0 +1,395 @@
+"""``divrank eval``, ``divrank train`` and ``divrank tune``.
+
+Output and error messages only; the work lives in :mod:`evaluation.runner` and :mod:`training`.
+Bad input (unknown dataset or retrieval, no engine, missing files) ends in one clear sentence and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.commands.engine import EngineKind
+from config.settings import REPO_ROOT, get_settings
+
+__all__ = ["eval_command", "train_command", "tune_command"]
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_REPORTS = REPO_ROOT / "reports"
+
+Dataset = Annotated[str, typer.Option(help="homedepot or movielens")]
+Retrieval = Annotated[
+    str | None,
+    typer.Option(help="candidates: bm25|knn|hybrid (homedepot), profile|genre (movielens)"),
+]
+DataDir = Annotated[Path, typer.Option(help="the shared data folder")]
+Seed = Annotated[int, typer.Option(help="seed for splits, sampling and training")]
+NoEngine = Annotated[
+    bool, typer.Option("--no-engine", help="use cached episodes only (no engine MMR)")
+]
+Engine = Annotated[
+    EngineKind,
+    typer.Option("--engine", help="opensearch (default) or elasticsearch: where candidates "
+                 "come from and whose native MMR is compared"),
+]  # fmt: skip
+Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    from elastic_transport import TransportError as EsTransportError
+    from elasticsearch import ApiError as EsApiError
+    from opensearchpy.exceptions import TransportError
+
+    return (ValueError, FileNotFoundError, RuntimeError, TransportError, EsApiError,
+            EsTransportError)  # fmt: skip
+
+
+_FAILURES = _failures()
+
+
+def _describe(exc: BaseException) -> str:
+    from elastic_transport import TransportError as EsTransportError
+    from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+
+    if isinstance(exc, EngineConnectionError):
+        return f"lost the engine at {get_settings().opensearch_url}: {exc.error}"
+    if isinstance(exc, EsTransportError):
+        return f"lost Elasticsearch at {get_settings().elasticsearch_url}: {exc}"
+    return str(exc)
+
+
+# Report names that predate the engine and retrieval suffixes, or read better short.
+SHORT_NAMES = {
+    ("movielens", "profile", "opensearch"): "movielens",
+    ("homedepot", "hybrid", "elasticsearch"): "homedepot-elasticsearch",
+}
+
+
+def report_name(dataset: str, retrieval: str, engine: str) -> str:
+    """``<dataset>-<retrieval>`` on OpenSearch, ``<dataset>-elasticsearch-<retrieval>`` on
+    Elasticsearch, with the short forms of :data:`SHORT_NAMES`."""
+    short = SHORT_NAMES.get((dataset, retrieval, engine))
+    if short:
+        return short
+    if engine == "opensearch":
+        return f"{dataset}-{retrieval}"
+    return f"{dataset}-{engine}-{retrieval}"
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _context(dataset: str, retrieval: str | None, data_dir: Path, no_engine: bool,
+             rebuild: bool, seed: int, quiet: bool,
+             engine: EngineKind = EngineKind.opensearch) -> dict[str, Any]:  # fmt: skip
+    """Load the dataset and its episodes (building them against the engine when needed)."""
+    from evaluation.datasets import get_loader
+    from evaluation.runner import load_or_build
+
+    settings = get_settings()
+    loader = get_loader(dataset)
+    data = loader.load(data_dir, settings.cache_dir)
+    chosen = retrieval or data.retrievals[0]
+    if chosen not in data.retrievals:
+        _fail(f"{dataset} has no retrieval {chosen!r}; use one of {', '.join(data.retrievals)}")
+    client = None
+    if not no_engine:
+        from config.connection import connect, connect_elasticsearch
+
+        if engine is EngineKind.elasticsearch:
+            client = connect_elasticsearch(settings)
+        else:
+            client = connect(settings)
+    alias = f"{dataset}-eval"
+    table, episodes = load_or_build(
+        data, chosen, settings, settings.cache_dir, client, alias,
+        rebuild=rebuild, seed=seed, progress=not quiet, say=_say, engine=engine.value,
+    )  # fmt: skip
+    return {"data": data, "retrieval": chosen, "table": table, "episodes": episodes,
+            "client": client, "alias": alias, "settings": settings,
+            "engine": engine.value}  # fmt: skip
+
+
+def _knobs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        _fail(f"--knobs must be comma-separated numbers in [0, 1], got {text!r}")
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        _fail(f"--knobs must be comma-separated numbers in [0, 1], got {text!r}")
+    return values
+
+
+def _load_weights(path: Path | None) -> Any:
+    if path is None:
+        return None
+    if not path.is_file():
+        _fail(f"--weights {path} does not exist")
+    try:
+        from reranker import model_io
+    except ImportError:
+        raise RuntimeError("cannot load --weights: reranker/model_io.py is not there yet") from None
+    return model_io.load_weights(path)
+
+
+def eval_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    weights: Annotated[Path | None, typer.Option(help="learned fusion weights")] = None,
+    knobs: Annotated[str, typer.Option(help="diversity values (default: sweep.DEFAULT_KNOBS)")] = (
+        "0,0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.5,0.6,0.7,0.8,0.9,1"
+    ),
+    valid_limit: Annotated[int, typer.Option(help="validation episodes (0 = all)")] = 300,
+    test_limit: Annotated[int, typer.Option(help="test episodes (0 = all)")] = 1000,
+    reports: Annotated[Path, typer.Option(help="report folder")] = DEFAULT_REPORTS,
+    no_pyversity: Annotated[bool, typer.Option("--no-pyversity")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="re-index and re-search")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--report-name", help="report file stem (default from dataset, "
+                     "retrieval and engine, e.g. homedepot-bm25, homedepot-elasticsearch)"),
+    ] = None,
+    engine: Engine = EngineKind.opensearch,
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Compare every strategy on the same candidates over the diversity knob; write reports."""
+    from evaluation.runner import default_strategies, elasticsearch_sections, run_eval
+
+    try:
+        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine)
+        learned = _load_weights(weights)
+        client = ctx["client"]
+        strategies = default_strategies(learned, client, ctx["alias"] if client else None,
+                                        pyversity=not no_pyversity, say=_say)  # fmt: skip
+        name = name or report_name(dataset, ctx["retrieval"], engine.value)
+        native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
+        notes = [
+            f"engine: {engine.value} (candidates and `{native}`)",
+            f"brand = {ctx['data'].brand_label}, category = {ctx['data'].category_label}",
+            "shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"
+            if ctx["data"].shallow_judgments
+            else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
+            f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
+            f"{native} latency is a full search round trip" if client else
+            f"{native}: not run (--no-engine)",
+            *(_ES_NOTES if client is not None and engine is EngineKind.elasticsearch else []),
+        ]  # fmt: skip
+        sections: list[str] = []
+        if client is not None and engine is EngineKind.elasticsearch:
+            sections = elasticsearch_sections(
+                client, ctx["alias"], strategies, ctx["table"], ctx["episodes"],
+                ctx["settings"].cache_dir,
+            )  # fmt: skip
+        outcome = run_eval(
+            dataset=dataset, retrieval=ctx["retrieval"], table=ctx["table"],
+            episodes=ctx["episodes"], strategies=strategies, report_dir=reports,
+            report_name=name, knobs=_knobs(knobs), valid_limit=valid_limit or None,
+            test_limit=test_limit or None, seed=seed, progress=not quiet, notes=notes,
+            sections=sections, engine=engine.value, say=_say,
+        )  # fmt: skip
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"wrote {outcome.markdown} and {outcome.plot}")
+
+
+_ES_NOTES = [
+    "es-diversify = Elasticsearch's `diversify` retriever (type mmr, λ = 1 − knob) over a `knn` "
+    "retriever pinned to the episode's candidates (ids filter, k = rank_window_size = their "
+    "number), query_vector = the query embedding; it returns the MMR-selected 10 in the inner "
+    "k-NN order, not in selection order",
+    "es-diversify runs on a twin index without vectors in `_source` (copied from the evaluated "
+    "index by scroll + bulk; this server has no `_reindex`): on 9.5.4 the retriever returns no "
+    "hits at all from our item indices, which keep vectors in `_source` "
+    "(`index.mapping.exclude_source_vectors: false`) for the hook; see the section below",
+    "at knob 0 (λ = 1) es-diversify keeps the 10 candidates most similar to the query vector, "
+    "in k-NN order: relevance is the embedding similarity, not the engine's (hybrid) score",
+]
+
+
+def train_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option(help="*.safetensors or small *.json path")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 15,
+    lr: Annotated[float, typer.Option(min=0.0)] = 0.005,
+    lam: Annotated[float, typer.Option(help="λ, weight of L_hom")] = 1.0,
+    mu: Annotated[float, typer.Option(help="μ, weight of the diversity term")] = 0.5,
+    params: Annotated[Path | None, typer.Option(help="JSON of loss params (from tune)")] = None,
+    train_limit: Annotated[int, typer.Option(help="training lists (0 = all)")] = 2000,
+    valid_limit: Annotated[int, typer.Option(help="validation lists (0 = all)")] = 300,
+    log_dir: Annotated[Path | None, typer.Option(help="TensorBoard/CSV log folder")] = None,
+    init: Annotated[Path | None, typer.Option(help="start from these weights")] = None,
+    select_by: Annotated[
+        str, typer.Option(help="epoch choice: frontier (validation sweep) or loss")
+    ] = "frontier",
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) on the training split, choose
+    the epoch on the validation split, and save them (safetensors + JSON, or one JSON)."""
+    if select_by not in ("frontier", "loss"):
+        _fail(f"--select-by must be frontier or loss, got {select_by!r}")
+    try:
+        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+        from evaluation.profiles import profile_from_history
+        from evaluation.runner import sample
+        from evaluation.sweep import build_contexts
+        from training import LossConfig, TrainConfig, train
+
+        loss = LossConfig(lam=lam, mu=mu)
+        if params is not None:
+            loss = LossConfig(**{**loss.__dict__, **_loss_params(params)})
+        eps = ctx["episodes"]
+        train_eps = sample(eps, "train", train_limit or None, seed)
+        valid_eps = sample(eps, "valid", valid_limit or None, seed)
+        train_ctx, _ = build_contexts(train_eps, ctx["table"], profile_from_history)
+        valid_ctx, valid_metrics = build_contexts(valid_eps, ctx["table"], profile_from_history)
+        runs = log_dir or DEFAULT_REPORTS / "runs" / f"train-{dataset}-{ctx['retrieval']}"
+        cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, loss=loss, log_dir=runs)
+        version = f"{dataset}-{ctx['retrieval']}-seed{seed}"
+        start = _load_weights(init)
+        select = None
+        if select_by == "frontier":
+            from training import frontier_scorer
+
+            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], _tune_baselines())
+        _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
+        result = train(train_ctx, valid_ctx, eps.shallow, cfg,
+                       **({"init": start} if start is not None else {}),
+                       version=version, progress=_say, select=select)  # fmt: skip
+        target = out or ctx["settings"].cache_dir / "models" / f"fusion-{dataset}.safetensors"
+        _save(target, result.weights, {
+            "dataset": dataset, "retrieval": ctx["retrieval"], "seed": seed,
+            "best_epoch": result.best_epoch, "loss": loss.__dict__, "lr": lr,
+            "select_by": select_by,
+            "train_lists": len(train_ctx), "valid_lists": len(valid_ctx),
+        })  # fmt: skip
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"wrote {target} (best epoch {result.best_epoch}; {result.log_kind} logs in {runs})")
+
+
+def tune_command(
+    dataset: Dataset = "homedepot",
+    retrieval: Retrieval = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    trials: Annotated[int, typer.Option(min=1)] = 20,
+    epochs: Annotated[int, typer.Option(min=1)] = 4,
+    ild_floor: Annotated[float, typer.Option(help="ILD@10 gain floor")] = 0.30,
+    cov_floor: Annotated[float, typer.Option(help="coverage@10 gain floor")] = 0.40,
+    train_limit: Annotated[int, typer.Option()] = 600,
+    valid_limit: Annotated[int, typer.Option()] = 200,
+    out: Annotated[Path | None, typer.Option(help="best weights (*.safetensors or *.json)")] = None,
+    mode: Annotated[str, typer.Option(help="direct (weights) or train (loss params)")] = "direct",
+    init: Annotated[Path | None, typer.Option(help="base weights (direct mode)")] = None,
+    objective: Annotated[str, typer.Option(
+        help="direct mode: frontier (whole curve vs baselines) or targets (the 97%-NDCG "
+        "operating point)")] = "frontier",
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """optuna on the validation split: the fusion's diversity weights against the baselines'
+    frontier (``--mode direct``), or the trainer's λ, μ, term weights and knob coupling
+    (``--mode train``). Direct mode takes several retrievals, comma-separated
+    (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean."""
+    if mode not in ("direct", "train"):
+        _fail(f"--mode must be direct or train, got {mode!r}")
+    if objective not in ("frontier", "targets"):
+        _fail(f"--objective must be frontier or targets, got {objective!r}")
+    try:
+        sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
+        if len(sources) > 1 and mode != "direct":
+            _fail("several --retrieval values (comma-separated) need --mode direct")
+        from evaluation.profiles import profile_from_history
+        from evaluation.runner import sample
+        from evaluation.sweep import build_contexts
+        from training import tune, tune_weights
+
+        sets = []
+        for source in sources:
+            ctx = _context(dataset, source, data_dir, no_engine, False, seed, quiet)
+            valid_ctx, valid_metrics = build_contexts(
+                sample(ctx["episodes"], "valid", valid_limit, seed), ctx["table"],
+                profile_from_history)  # fmt: skip
+            sets.append((valid_ctx, valid_metrics, ctx["table"]))
+        eps = ctx["episodes"]
+        if mode == "direct":
+            base = _load_weights(init)
+            baselines = _tune_baselines(ctx["client"], ctx["alias"])
+            result = tune_weights(sets, baselines, trials=trials, seed=seed, say=_say,
+                                  objective=objective,
+                                  **({"base": base} if base is not None else {}))  # fmt: skip
+        else:
+            train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
+                                          profile_from_history)  # fmt: skip
+            result = tune(train_ctx, valid_ctx, valid_metrics, ctx["table"], eps.shallow,
+                          trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,
+                          cov_floor=cov_floor, say=_say)  # fmt: skip
+        target = out or ctx["settings"].cache_dir / "models" / f"tuned-{dataset}.json"
+        _save(target, result.weights, {"dataset": dataset,
+                                       "retrieval": ",".join(str(s) for s in sources)
+                                       if len(sources) > 1 else ctx["retrieval"],
+                                       "seed": seed, "mode": mode, "objective_kind": objective,
+                                       "tune": result.best_params,
+                                       "objective": result.best_value,
+                                       "valid_lists": sum(len(v) for v, _, _ in sets)})  # fmt: skip
+        params_path = target.with_name(target.stem + ".params.json")
+        params_path.write_text(json.dumps(result.best_params, indent=1), encoding="utf-8")
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"best valid objective {result.best_value:.4f} after {result.trials} trials; "
+          f"wrote {target} and {params_path}")  # fmt: skip
+
+
+def _tune_baselines(client: Any = None, alias: str | None = None) -> list[Any]:
+    """What the fusion's validation frontier is measured against (tune and train); with an
+    engine (no ``--no-engine``) its native MMR too, swept once per tune, as in the report."""
+    from evaluation.runner import native_mmr
+    from evaluation.strategies import CoreStrategy, PyversityStrategy
+
+    out: list[Any] = [
+        CoreStrategy("mmr", "mmr"),
+        CoreStrategy("dpp", "dpp"),
+        PyversityStrategy("pyversity-mmr", "mmr"),
+        PyversityStrategy("pyversity-dpp", "dpp"),
+        PyversityStrategy("pyversity-msd", "msd"),
+    ]
+    if client is not None and alias is not None:
+        out.append(native_mmr(client, alias, _say))
+    return out
+
+
+def _loss_params(path: Path) -> dict[str, float]:
+    from training import LossConfig
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    known = set(LossConfig.__dataclass_fields__)
+    return {k: float(v) for k, v in raw.items() if k in known}
+
+
+def _save(path: Path, weights: Any, metadata: dict[str, Any]) -> None:
+    try:
+        from reranker import model_io
+    except ImportError:
+        raise RuntimeError(
+            "cannot save the weights: reranker/model_io.py (safetensors + JSON) is not there yet"
+        ) from None
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model_io.save_weights(weights, path, metadata=metadata)

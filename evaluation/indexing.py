@@ -1,0 +1,93 @@
+"""A dataset's catalog into the real engine and into vectors, with the indexer's own code.
+
+The catalog goes through the indexer (validation, embedding cache, mapping, versioned alias),
+so the evaluated engine holds exactly what ``divrank index`` would write. The item table's
+vectors come from the same embedding cache keyed by the same texts, so they equal the
+indexed ones without reading 40k vectors back over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from config.settings import Settings
+from evaluation.datasets import Catalog
+from indexer.alias_swap import serving_index
+from indexer.catalog import RawItem
+from indexer.embedding_cache import EmbeddingCache, embed_cached
+from indexer.embeddings import Embedder
+from indexer.index_run import IndexOptions, run_index
+from indexer.items import validate_items
+from indexer.rejects import RejectLog
+
+__all__ = ["CachedEncoder", "ensure_indexed", "raw_items"]
+
+SOURCE_TAG = "divrank-eval"
+
+
+def raw_items(catalog: Catalog) -> Iterator[RawItem]:
+    """Catalog rows in the indexer's input shape; the first category is the indexed path."""
+    for line, item in enumerate(catalog.ids, start=1):
+        cats = catalog.categories[line - 1]
+        yield RawItem(
+            line=line,
+            id=item,
+            title=catalog.titles[line - 1],
+            description=catalog.descriptions[line - 1] or None,
+            category=cats[0] if cats else None,
+            brand=catalog.brands[line - 1],
+        )
+
+
+class CachedEncoder:
+    """The indexer's embedder behind its on-disk cache: one model load, cache hits are free."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.embedder = Embedder(settings.embedding_model, "auto", settings.embedding_batch_size)
+        self.cache = EmbeddingCache(settings.cache_dir / "embeddings", self.embedder.key,
+                                    self.embedder.dim)  # fmt: skip
+
+    @property
+    def key(self) -> str:
+        return self.embedder.key
+
+    def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        vectors, _ = embed_cached(list(texts), self.embedder.encode, self.cache, self.embedder.dim)
+        return vectors
+
+    def catalog_vectors(self, catalog: Catalog) -> npt.NDArray[np.float32]:
+        """Vectors of the texts the indexer embeds for these items (``title. description``)."""
+        docs = list(validate_items(raw_items(catalog), RejectLog(None)))
+        if len(docs) != len(catalog):
+            raise ValueError(f"the indexer rejects {len(catalog) - len(docs)} catalog rows")
+        return self([doc.text for doc in docs])
+
+
+def ensure_indexed(
+    client: Any, catalog: Catalog, alias: str, settings: Settings, dataset: str,
+    force: bool = False, progress: bool = True,
+) -> str:  # fmt: skip
+    """The index serving ``alias``, (re)built when missing, of another size, or ``force``."""
+    current = serving_index(client, alias)
+    if current is not None and not force:
+        count = int(client.count(index=alias)["count"])
+        if count == len(catalog):
+            return current
+    opts = IndexOptions(
+        alias=alias,
+        model=settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        cache_dir=settings.cache_dir,
+        progress=progress,
+        source=f"{SOURCE_TAG}:{dataset}",
+        keep=1,
+    )
+    run_index(client, raw_items(catalog), opts)
+    index = serving_index(client, alias)
+    if index is None:
+        raise RuntimeError(f"indexing {dataset} did not publish alias {alias}")
+    return index

@@ -1,0 +1,102 @@
+"""The orderings compared by ``divrank eval``, selected by name from one registry.
+
+Our own strategies all go through ``reranker.core.rerank`` (the code the sidecar runs);
+pyversity and OpenSearch's native MMR are outside references run on the very same
+candidates. A strategy maps (episode context, k, diversity) to candidate positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from evaluation.episodes import Episode
+from reranker.core import QueryIntent, rerank
+from reranker.core.types import Candidates, Knobs, UserProfile
+from reranker.core.weights import FusionWeights
+
+__all__ = [
+    "CoreStrategy",
+    "PyversityStrategy",
+    "RerankContext",
+    "Strategy",
+    "minmax",
+]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def minmax(scores: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """Scores to [0, 1] per request (NaN -> 0), for references that take raw relevance."""
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return np.zeros_like(s)
+    lo, hi = s[finite].min(), s[finite].max()
+    out = np.where(finite, (s - lo) / (hi - lo) if hi > lo else 1.0, 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class RerankContext:
+    """One episode in the core's terms, built once and reused by every strategy and knob."""
+
+    episode: Episode
+    candidates: Candidates
+    user: UserProfile | None
+    relevance: npt.NDArray[np.float64]  # min-max engine scores, for outside references
+    intent: QueryIntent = field(default_factory=QueryIntent)  # names in the query: caps yield
+
+
+class Strategy(Protocol):
+    name: str
+    knob_sensitive: bool  # False: one point (engine order), not a curve
+
+    def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray: ...
+
+
+@dataclass(frozen=True)
+class CoreStrategy:
+    """A strategy of the ranking core, optionally with learned fusion weights."""
+
+    name: str
+    core_strategy: str
+    knob_sensitive: bool = True
+    weights: FusionWeights | None = None  # None = the core's defaults
+    knob_overrides: dict[str, object] = field(default_factory=dict)
+
+    def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:
+        knobs = Knobs(
+            diversity=diversity,
+            strategy=self.core_strategy,
+            query_brands=ctx.intent.brands,
+            query_categories=ctx.intent.categories,
+            **self.knob_overrides,  # type: ignore[arg-type]
+        )
+        ranking = rerank(ctx.candidates, k, knobs, user=ctx.user, weights=self.weights)
+        return np.asarray(ranking.order, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PyversityStrategy:
+    """pyversity 0.2 (``diversify``) on the episode's embeddings and min-max relevance."""
+
+    name: str
+    pyversity_strategy: str
+    knob_sensitive: bool = True
+
+    def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:
+        from pyversity import diversify
+
+        emb = ctx.candidates.embeddings
+        if emb is None:
+            raise ValueError(f"{self.name} needs embeddings and episode {ctx.episode.qid} has none")
+        result = diversify(
+            emb, ctx.relevance, k=min(k, len(ctx.candidates)),
+            strategy=self.pyversity_strategy, diversity=float(diversity),
+        )  # fmt: skip
+        return np.asarray(result.indices, dtype=np.int64)
+
