@@ -135,10 +135,8 @@ def _load_weights(path: Path | None) -> Any:
         return None
     if not path.is_file():
         _fail(f"--weights {path} does not exist")
-    try:
-        from reranker import model_io
-    except ImportError:
-        raise RuntimeError("cannot load --weights: reranker/model_io.py is not there yet") from None
+    from reranker import model_io
+
     return model_io.load_weights(path)
 
 
@@ -384,12 +382,7 @@ def _loss_params(path: Path) -> dict[str, float]:
 
 
 def _save(path: Path, weights: Any, metadata: dict[str, Any]) -> None:
-    try:
-        from reranker import model_io
-    except ImportError:
-        raise RuntimeError(
-            "cannot save the weights: reranker/model_io.py (safetensors + JSON) is not there yet"
-        ) from None
+    from reranker import model_io
 
     path.parent.mkdir(parents=True, exist_ok=True)
     model_io.save_weights(weights, path, metadata=metadata)
