@@ -1,6 +1,7 @@
 """Latency the divrank search pipeline adds, measured side by side in one run.
 
-For the same query mix, each round runs (in rotating order, so drift hits every variant):
+With ``--synthetic``, for the same query mix, each round runs (in rotating order, so drift
+hits every variant):
 
 - ``engine``: a plain search, ``size=10`` (what a frontend does today);
 - ``engine_window``: a plain search, ``size=100`` (the window fetch alone);
@@ -15,12 +16,15 @@ For the same query mix, each round runs (in rotating order, so drift hits every 
 - ``sidecar``: the sidecar alone, posting the same 100 candidates directly (Python client, JSON
   vectors), and ``sidecar_b64`` the same candidates with ``embedding_b64``.
 
-Added latency = ``pipeline - engine`` per query (paired), reported as p50/p99. Target on this
-machine: <= 5 ms p50, <= 15 ms p99 added. A throw-away index with 384-dimension vectors (the
-MiniLM size) is created and deleted; the sidecar is started on a free port unless
-``--sidecar-url`` is given.
+Added latency = ``pipeline - engine`` per query (paired), reported as p50/p99.
 
-Usage: ``python bench/pipeline_overhead.py [--quick] [--json PATH]``
+By default the bench runs on the real Home Depot index (``bench/pipeline_real_index.py``: real
+mapping, vectors and titles; BM25, k-NN and hybrid dev queries; OpenSearch's native MMR beside
+the pipeline). ``--synthetic`` runs the variants above on a throw-away random index with
+384-dimension vectors instead. The sidecar is started on a free port unless ``--sidecar-url``
+is given.
+
+Usage: ``python bench/pipeline_overhead.py [--quick] [--synthetic] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -99,15 +103,8 @@ def _summary(values: list[float]) -> dict[str, float]:
             "p99_ms": round(_pct(values, 99), 3), "mean_ms": round(statistics.fmean(values), 3)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small index, fewer queries")
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--sidecar-url", help="use a running sidecar instead of starting one")
-    parser.add_argument("--window", type=int, default=100)
-    parser.add_argument("--dim", type=int, default=384)
-    args = parser.parse_args()
-
+def synthetic_main(args: argparse.Namespace) -> None:
+    """The throw-away random index (``--synthetic``): the wire formats side by side."""
     n_docs, n_queries, warmup = (600, 150, 20) if args.quick else (3000, 600, 50)
     engine_url = get_settings().opensearch_url.rstrip("/")
     client = OpenSearch(engine_url, timeout=60)
@@ -239,6 +236,30 @@ def main() -> None:
         finally:
             client.indices.delete(index=index, ignore_unavailable=True)
             sidecar.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer queries")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--sidecar-url", help="use a running sidecar instead of starting one")
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--synthetic", action="store_true",
+                        help="a throw-away random index instead of the Home Depot one")
+    parser.add_argument("--dim", type=int, default=384, help="with --synthetic: vector size")
+    parser.add_argument("--alias", default="homedepot-eval",
+                        help="the real index (built from the Home Depot preset when missing)")
+    parser.add_argument("--mmr-alias", default=None,
+                        help="where native MMR runs (it reads vectors from _source; "
+                             "default: --alias)")
+    parser.add_argument("--queries", type=int, default=0, help="measured queries per kind")
+    args = parser.parse_args()
+    if args.synthetic:
+        synthetic_main(args)
+    else:
+        from pipeline_real_index import real_main
+
+        real_main(args)
 
 
 if __name__ == "__main__":

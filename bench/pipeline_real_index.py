@@ -1,0 +1,205 @@
+"""The pipeline's added latency on the real Home Depot index, paired per query.
+
+Run through ``python bench/pipeline_overhead.py`` (the default mode). The index is the one
+``divrank eval --dataset homedepot`` builds (alias ``homedepot-eval``: the indexer's own mapping,
+MiniLM vectors, real titles); it is built once with the indexer's code when missing and reused.
+Queries are the dev set's real search terms; k-NN and hybrid queries carry their MiniLM vector
+(from the embedding cache). For each query every variant runs once, in an order that rotates
+from query to query, so drift on this shared machine hits every variant alike:
+
+- ``bm25``: ``match`` on title, size 10, no pipeline (what a frontend sends today);
+- ``bm25_window``: the same with size = window (the window fetch alone);
+- ``bm25_pipeline_d0`` / ``bm25_pipeline``: through the ``divrank`` pipeline at diversity 0 and
+  0.15;
+- ``knn``: k-NN (k = window), size 10; ``knn_mmr``: the same with OpenSearch's native MMR over
+  the window (``ext.mmr``, candidates = window); ``knn_pipeline``: through the pipeline;
+- ``hybrid``: ``bool.should`` of the title match and the k-NN clause, size 10;
+  ``hybrid_pipeline``: through the pipeline.
+
+Every search asks for the fields a results page shows (``_source``: title, brand, category,
+price). Added latency = variant − its plain peer per query (p50/p99), and the ratio of
+divrank's added k-NN latency to native MMR's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import statistics
+import time
+import uuid
+import zipfile
+from typing import Any
+
+import httpx
+import numpy as np
+from opensearchpy import OpenSearch
+
+from cli import pipeline
+from cli.nodes import sidecar as sidecar_process
+from config.settings import Settings, get_settings
+
+PAGE_SOURCE = ["title", "brand", "category", "price"]
+
+
+def _ensure_index(client: OpenSearch, alias: str, settings: Settings) -> int:
+    """Documents behind ``alias``; indexes the Home Depot preset there first when missing."""
+    if not client.indices.exists_alias(name=alias):
+        from evaluation.datasets import get_loader
+        from evaluation.indexing import ensure_indexed
+
+        print(f"building {alias} from the Home Depot preset (once) ...")
+        data = get_loader("homedepot").load(settings.shared_data, settings.cache_dir)
+        ensure_indexed(client, data.catalog, alias, settings, "homedepot")
+    return int(client.count(index=alias)["count"])
+
+
+def _dev_queries(settings: Settings, n: int, seed: int) -> list[str]:
+    path = settings.shared_data / "homedepot" / "homedepot_dev.csv.zip"
+    with zipfile.ZipFile(path) as zf:
+        member = next(m for m in zf.namelist() if m.endswith(".csv"))
+        with zf.open(member) as raw:
+            terms = sorted({row["search_term"].strip()
+                            for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
+                            if row["search_term"].strip()})  # fmt: skip
+    rng = np.random.default_rng(seed)
+    return [terms[i] for i in rng.permutation(len(terms))[:n]]
+
+
+def _query_vectors(texts: list[str], settings: Settings) -> np.ndarray:
+    from evaluation.indexing import CachedEncoder
+
+    return np.asarray(CachedEncoder(settings)(texts), dtype=np.float32)
+
+
+def _bodies(text: str, vector: list[float], window: int) -> dict[str, tuple[dict[str, Any], str]]:
+    """Variant → (search body, which index: ``main`` or ``mmr``)."""
+    match = {"match": {"title": text}}
+    knn = {"knn": {"embedding": {"vector": vector, "k": window}}}
+    hybrid = {"bool": {"should": [match, knn]}}
+
+    def body(query: dict[str, Any], size: int = 10, **ext: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"size": size, "query": query, "_source": PAGE_SOURCE}
+        if ext:
+            out["ext"] = ext
+        return out
+
+    return {
+        "bm25": (body(match), "main"),
+        "bm25_window": (body(match, window), "main"),
+        "bm25_pipeline_d0": (body(match, divrank={"diversity": 0.0}), "main"),
+        "bm25_pipeline": (body(match, divrank={"diversity": 0.15}), "main"),
+        "knn": (body(knn), "main"),
+        "knn_pipeline": (body(knn, divrank={"diversity": 0.5}), "main"),
+        "knn_on_mmr_index": (body(knn), "mmr"),
+        "knn_mmr": (body(knn, mmr={"diversity": 0.5, "candidates": window}), "mmr"),
+        "hybrid": (body(hybrid), "main"),
+        "hybrid_pipeline": (body(hybrid, divrank={"diversity": 0.15}), "main"),
+    }
+
+
+PIPED = {"bm25_pipeline_d0", "bm25_pipeline", "knn_pipeline", "hybrid_pipeline"}
+PEERS = {
+    "bm25_window": "bm25", "bm25_pipeline_d0": "bm25", "bm25_pipeline": "bm25",
+    "knn_pipeline": "knn", "knn_mmr": "knn_on_mmr_index", "hybrid_pipeline": "hybrid",
+}  # fmt: skip
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values)
+    return {"p50_ms": round(float(np.percentile(arr, 50)), 3),
+            "p90_ms": round(float(np.percentile(arr, 90)), 3),
+            "p99_ms": round(float(np.percentile(arr, 99)), 3),
+            "mean_ms": round(statistics.fmean(values), 3)}  # fmt: skip
+
+
+def real_main(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    engine_url = settings.opensearch_url.rstrip("/")
+    client = OpenSearch(engine_url, timeout=120)
+    docs = _ensure_index(client, args.alias, settings)
+    args.mmr_alias = args.mmr_alias or args.alias
+    n_queries = args.queries or (120 if args.quick else 400)
+    warmup = 20 if args.quick else 40
+    texts = _dev_queries(settings, n_queries + warmup, seed=7)
+    vectors = _query_vectors(texts, settings)
+    pipe = f"bench-real-{uuid.uuid4().hex[:8]}"
+    with contextlib.ExitStack() as stack:
+        sidecar_url = args.sidecar_url or stack.enter_context(
+            sidecar_process.throwaway(env={"DIVRANK_OPENSEARCH_URL": engine_url})
+        ).url
+        pipeline.install(client, pipeline.PipelineConfig(
+            name=pipe, sidecar_url=sidecar_url, window_size=args.window,
+            connect_timeout_ms=500, read_timeout_ms=5000))  # fmt: skip
+        stack.callback(pipeline.delete, client, pipe)
+        http = stack.enter_context(httpx.Client(base_url=engine_url, timeout=30))
+        print(f"{docs} docs behind {args.alias}; {n_queries} dev queries (+{warmup} warm-up), "
+              f"window {args.window}, sidecar {sidecar_url}")
+        timings: dict[str, list[float]] = {}
+        added: dict[str, list[float]] = {k: [] for k in PEERS}
+        degraded: dict[str, int] = {}
+        inside: dict[str, dict[str, list[float]]] = {n: {"took": [], "sidecar": []} for n in PIPED}
+        for i, (text, vec) in enumerate(zip(texts, vectors, strict=True)):
+            variants = list(_bodies(text, [float(x) for x in vec], args.window).items())
+            shift = i % len(variants)
+            got: dict[str, float] = {}
+            for name, (body, where) in variants[shift:] + variants[:shift]:
+                piped = name in PIPED
+                params = {"search_pipeline": pipe if piped else "_none"}
+                alias = args.alias if where == "main" else args.mmr_alias
+                t0 = time.perf_counter()
+                resp = http.post(f"/{alias}/_search", params=params, json=body)
+                got[name] = (time.perf_counter() - t0) * 1000
+                resp.raise_for_status()
+                info = resp.json().get("ext", {}).get("divrank", {})
+                if piped and (info.get("degraded") or not info.get("applied")):
+                    degraded[name] = degraded.get(name, 0) + 1
+                if piped and i >= warmup:
+                    inside[name]["took"].append(float(info.get("took_ms", 0)))
+                    inside[name]["sidecar"].append(float(info.get("sidecar_ms", 0)))
+            if i < warmup:
+                continue
+            for name, dt in got.items():
+                timings.setdefault(name, []).append(dt)
+            for name, peer in PEERS.items():
+                added[name].append(got[name] - got[peer])
+    summary = {name: _summary(v) for name, v in timings.items()}
+    added_s = {name: _summary(v) for name, v in added.items()}
+    mmr_p50, ours_p50 = added_s["knn_mmr"]["p50_ms"], added_s["knn_pipeline"]["p50_ms"]
+    result = {
+        "bench": "pipeline_overhead", "index": args.alias, "mmr_index": args.mmr_alias,
+        "docs": docs, "window": args.window,
+        "queries_measured": n_queries, "latency": summary, "added_ms": added_s,
+        "degraded": degraded,
+        "processor_ms": {n: {k: _summary(v) for k, v in parts.items()}
+                         for n, parts in inside.items()},
+        "knn_added_ratio_divrank_over_native_mmr": round(ours_p50 / mmr_p50, 3),
+        "target": {"bm25_added_p50_ms": 5.0, "bm25_added_p99_ms": 15.0,
+                   "knn_added_ratio_max": 1.0},
+    }  # fmt: skip
+    head = ("variant", "p50 ms", "p90 ms", "p99 ms", "added p50", "added p99")
+    print(f"{head[0]:<18}{head[1]:>9}{head[2]:>9}{head[3]:>9}{head[4]:>11}{head[5]:>11}")
+    for name, s in summary.items():
+        a = added_s.get(name)
+        extra = f"{a['p50_ms']:>11.2f}{a['p99_ms']:>11.2f}" if a else ""
+        print(f"{name:<18}{s['p50_ms']:>9.2f}{s['p90_ms']:>9.2f}{s['p99_ms']:>9.2f}{extra}")
+    print(f"k-NN: divrank adds {ours_p50:.2f} ms p50, native MMR adds {mmr_p50:.2f} ms: "
+          f"ratio {result['knn_added_ratio_divrank_over_native_mmr']:.2f} (target <= 1.0)")
+    for name, parts in result["processor_ms"].items():
+        print(f"{name}: response processor p50 {parts['took']['p50_ms']:.2f} ms, of which the "
+              f"sidecar call {parts['sidecar']['p50_ms']:.2f} ms")
+    print(f"degraded or not applied: {degraded or 'none'}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+
+
+__all__ = ["real_main"]
+
+if __name__ == "__main__":  # pragma: no cover - run through pipeline_overhead.py
+    raise SystemExit("run: python bench/pipeline_overhead.py [--quick] [--json PATH]")
+
