@@ -13,54 +13,70 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from cli.nodes import local_node
 from cli.nodes import opensearch as engine_ctl
 from cli.nodes import sidecar as sidecar_process
+from cli.nodes.local_node import EngineStatus
+from cli.nodes.process import Owned, identify
+from cli.nodes.process import send as send_owned
 from config.settings import REPO_ROOT, get_settings
+
+
+def _reuse_or_start(
+    url: str, port: int, up: Callable[[], EngineStatus], down: Callable[[], object]
+) -> Iterator[str]:
+    """Reuse an engine that listens on ``port`` (waiting for it to answer: a busy one may miss
+    a 2 s health probe), else start ours, and stop only one this session started itself."""
+    if local_node.listening(port):
+        deadline = time.monotonic() + 120
+        while engine_ctl.health(url, timeout=10) is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"something listens on port {port} but {url} gives no health")
+            time.sleep(2)
+        yield url
+        return
+    started = up()
+    try:
+        yield started.url
+    finally:
+        if started.started and os.environ.get("DIVRANK_KEEP_ENGINE") != "1":
+            down()
 
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[str]:
-    """Base URL of a running engine: reuse one that answers, else start ours and stop it after.
+    """Base URL of a running engine: reuse one that listens, else start ours and stop it after.
 
     ``DIVRANK_KEEP_ENGINE=1`` leaves an engine we started running (handy between local runs).
     """
     settings = get_settings()
     url = settings.opensearch_url.rstrip("/")
-    if engine_ctl.health(url) is not None:
-        yield url
-        return
-    started = engine_ctl.up(settings)
-    try:
-        yield started.url
-    finally:
-        if os.environ.get("DIVRANK_KEEP_ENGINE") != "1":
-            engine_ctl.down(settings)
+    port = urlsplit(url).port or 9200
+    yield from _reuse_or_start(
+        url, port, lambda: engine_ctl.up(settings), lambda: engine_ctl.down(settings)
+    )
 
 
 @pytest.fixture(scope="session")
 def es_engine() -> Iterator[str]:
     """Base URL of a running Elasticsearch (``DIVRANK_ELASTICSEARCH_URL``): reuse or start one.
 
-    Started with ``divrank engine up --engine elasticsearch`` when nothing answers, and stopped
+    Started with ``divrank engine up --engine elasticsearch`` when nothing listens, and stopped
     at the end unless ``DIVRANK_KEEP_ENGINE=1``.
     """
     from cli.nodes import elasticsearch as es_ctl
 
     settings = get_settings()
     url = settings.elasticsearch_url.rstrip("/")
-    if engine_ctl.health(url) is not None:
-        yield url
-        return
-    started = es_ctl.up(settings)
-    try:
-        yield started.url
-    finally:
-        if os.environ.get("DIVRANK_KEEP_ENGINE") != "1":
-            es_ctl.down(settings)
+    port = urlsplit(url).port or 9400
+    yield from _reuse_or_start(
+        url, port, lambda: es_ctl.up(settings), lambda: es_ctl.down(settings)
+    )
 
 
 # --- sidecar processes ------------------------------------------------------------------------
@@ -75,15 +91,11 @@ class SidecarProc:
     port: int
     process: subprocess.Popen[bytes]
     log: IO[bytes]  # its stderr: a file, so a chatty sidecar can never block on a full pipe
+    owned: Owned  # pid and start time: a signal reaches this very process or nothing
 
     def send(self, sig: signal.Signals, group: bool = True) -> None:
-        try:
-            if group:
-                os.killpg(self.process.pid, sig)
-            else:
-                self.process.send_signal(sig)
-        except ProcessLookupError:
-            pass
+        """Signal it (or its group) only while it is still the process we started."""
+        send_owned(self.owned, sig, group=group)
 
     def stop(self) -> None:
         """SIGTERM, SIGKILL after 15 s; idempotent."""
@@ -110,19 +122,20 @@ def _start_sidecar(
         cmd, cwd=REPO_ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=log,
         start_new_session=True,
     )
+    owned = identify(proc.pid) or Owned(proc.pid, -1)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return SidecarProc(url, port, proc, log)
+                return SidecarProc(url, port, proc, log, owned)
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     what = f"exited ({proc.returncode})"
     if proc.poll() is None:
         what = "did not answer /healthz within 60 s"
-        os.killpg(proc.pid, signal.SIGKILL)
+        send_owned(owned, signal.SIGKILL, group=True)
         proc.wait(timeout=10)
     log.seek(0)
     err = log.read().decode(errors="replace")

@@ -1,6 +1,8 @@
 """``divrank engine up|down|status|restart``: the local OpenSearch the tests and demo use.
 
-``--engine elasticsearch`` runs the same commands against a local Elasticsearch instead
+``--nodes N`` starts a local cluster of N nodes (ports ``port..port+N-1``, transport
+``+100``), each a small JVM with its own data under the engine home. ``--engine
+elasticsearch`` runs the same commands against a local Elasticsearch instead
 (:mod:`cli.nodes.elasticsearch`, port ``DIVRANK_ES_PORT``); OpenSearch stays the default.
 """
 
@@ -13,9 +15,10 @@ import typer
 
 from cli.nodes import elasticsearch as es_engine
 from cli.nodes import opensearch as engine
+from cli.nodes.process import NodeError
 from config.settings import Settings, get_settings
 
-app = typer.Typer(help="Run a real single-node OpenSearch (+k-NN, +divrank plugin) locally.")
+app = typer.Typer(help="Run a real local OpenSearch (+k-NN, +divrank plugin): one node or several.")
 
 PortOption = Annotated[
     int | None,
@@ -47,6 +50,11 @@ def _say(message: str) -> None:
     typer.echo(f"[engine] {message}", err=True)
 
 
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
 @app.command()
 def up(
     port: PortOption = None,
@@ -54,50 +62,60 @@ def up(
         bool, typer.Option(help="Rebuild and reinstall the divrank plugin, restarting the engine.")
     ] = False,
     kind: EngineOption = EngineKind.opensearch,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=1, max=9, help="Nodes in the local cluster.")
+    ] = 1,
 ) -> None:
     """Fetch (Maven), install plugins, start on 127.0.0.1 and wait for green. Idempotent."""
     try:
         if kind is EngineKind.elasticsearch:
-            state = es_engine.up(_settings(port, kind), _say)
+            state = es_engine.up(_settings(port, kind), _say, nodes=nodes)
         else:
-            state = engine.up(_settings(port), _say, reinstall_plugin=reinstall_plugin)
-    except engine.EngineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+            state = engine.up(_settings(port), _say, reinstall_plugin=reinstall_plugin,
+                              nodes=nodes)
+    except NodeError as exc:
+        raise _fail(exc) from None
     typer.echo(state.url)
 
 
 @app.command()
 def down(port: PortOption = None, kind: EngineOption = EngineKind.opensearch) -> None:
-    """Stop the engine started by `up` (by pid)."""
-    if kind is EngineKind.elasticsearch:
-        es_engine.down(_settings(port, kind), _say)
-    else:
-        engine.down(_settings(port), _say)
+    """Stop every node started by `up` from this engine home: only processes whose pid and
+    start time match what `up` recorded; a pid file naming anything else is refused."""
+    try:
+        if kind is EngineKind.elasticsearch:
+            es_engine.down(_settings(port, kind), _say)
+        else:
+            engine.down(_settings(port), _say)
+    except NodeError as exc:
+        raise _fail(exc) from None
 
 
 @app.command()
 def restart(port: PortOption = None) -> None:
-    """Stop, then start again (keeps data)."""
+    """Stop, then start again with as many nodes as before (keeps data)."""
     settings = _settings(port)
-    engine.down(settings, _say)
     try:
-        engine.up(settings, _say)
-    except engine.EngineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        count = engine.cluster(settings).recorded_size() or 1
+        engine.down(settings, _say)
+        engine.up(settings, _say, nodes=count)
+    except NodeError as exc:
+        raise _fail(exc) from None
 
 
 @app.command()
 def status(port: PortOption = None, kind: EngineOption = EngineKind.opensearch) -> None:
-    """Print whether the engine runs, its health and plugins; exit 1 when it is down."""
+    """Print whether the engine runs, its health, plugins and nodes; exit 1 when it is down."""
     if kind is EngineKind.elasticsearch:
         state = es_engine.status(_settings(port, kind))
     else:
         state = engine.status(_settings(port))
     typer.echo(
         f"url={state.url} running={state.running} pid={state.pid} health={state.health} "
-        f"plugins={','.join(state.plugins) or '-'}"
+        f"nodes={state.cluster_nodes} plugins={','.join(state.plugins) or '-'}"
     )
+    for node in state.nodes:
+        note = f" ({node.note})" if node.note else ""
+        typer.echo(f"  {node.name} {node.url} pid={node.pid or '-'}{note}")
     if not state.running:
         raise typer.Exit(1)

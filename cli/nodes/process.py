@@ -18,20 +18,30 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "ENGINE_USER",
     "NodeError",
+    "NotOurs",
+    "Owned",
     "chown_tree",
+    "claim",
+    "cmdline",
     "engine_user",
     "exclusive",
     "health",
+    "identify",
     "java_env",
+    "load_owner",
+    "owner_of",
     "put_json",
     "read_pid",
     "run_step",
-    "stop_pid",
+    "save_owner",
+    "send",
+    "stop_owned",
 ]
 
 ENGINE_USER = "divrank"
@@ -99,38 +109,155 @@ def chown_tree(path: Path, uid: int, gid: int) -> None:
             os.lchown(os.path.join(root, name), uid, gid)
 
 
+@dataclass(frozen=True)
+class Owned:
+    """A process we started: pid plus its kernel start time (``/proc/<pid>/stat`` field 22,
+    clock ticks since boot). Pids are recycled (``pid_max`` is 32768 here); the pair is not, so
+    a signal goes to this process or to none."""
+
+    pid: int
+    start: int
+
+    def alive(self) -> bool:
+        """Still the same process (a zombie child of ours counts as gone)."""
+        stat = _stat(self.pid)
+        return stat is not None and stat[0] != "Z" and int(stat[19]) == self.start
+
+
+class NotOurs(NodeError):
+    """A pid file names a live process that is not the one we started: never signalled."""
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3.. of ``/proc/<pid>/stat`` (the command name may hold spaces and parens)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def identify(pid: int) -> Owned | None:
+    """The (pid, start time) of a live process, None when there is none."""
+    stat = _stat(pid)
+    if stat is None or stat[0] == "Z":
+        return None
+    return Owned(pid, int(stat[19]))
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+
+
+def save_owner(path: Path, owned: Owned, **extra: object) -> None:
+    path.write_text(json.dumps({"pid": owned.pid, "start": owned.start, **extra}))
+
+
+def load_owner(path: Path) -> tuple[Owned, dict[str, object]] | None:
+    """The record written by :func:`save_owner`; None when absent or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return Owned(int(data["pid"]), int(data["start"])), data
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def send(owned: Owned, sig: signal.Signals, group: bool = False) -> bool:
+    """Signal ``owned`` (or the process group it leads) only while it is still that process.
+
+    Checked right before the signal: False when it is gone (nothing sent). A group is signalled
+    only through its live leader, so a recycled group id is never hit.
+    """
+    if not owned.alive():
+        return False
+    try:
+        if group:
+            os.killpg(owned.pid, sig)
+        else:
+            os.kill(owned.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_owned(owned: Owned, timeout_s: float = 60.0, group: bool = False) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout_s``; each signal only to the very process we own.
+    Returns whether it was running."""
+    if not send(owned, signal.SIGTERM, group):
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and owned.alive():
+        time.sleep(0.3)
+    if owned.alive():
+        send(owned, signal.SIGKILL, group)
+        kill_deadline = time.monotonic() + 10
+        while time.monotonic() < kill_deadline and owned.alive():
+            time.sleep(0.1)
+    return True
+
+
 def read_pid(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` when that process is alive, else None."""
+    """The pid in ``pid_file`` when some process with it is alive, else None (no identity
+    check: use :func:`claim` / :func:`load_owner` before signalling)."""
     try:
         pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    return pid if identify(pid) is not None else None
 
 
-def stop_pid(pid_file: Path, timeout_s: float = 60.0) -> int | None:
-    """SIGTERM the pid in ``pid_file``, SIGKILL after ``timeout_s``; the pid stopped or None."""
+def claim(pid_file: Path, owner_file: Path, marker: str) -> Owned:
+    """Record the daemon that wrote ``pid_file`` as ours, after checking its command line
+    names ``marker`` (its install home): a pid file alone may point at anything."""
+    pid = read_pid(pid_file)
+    owned = identify(pid) if pid is not None else None
+    if owned is None:
+        raise NodeError(f"{pid_file} names no live process; the node died during start-up")
+    if not any(marker in arg for arg in cmdline(pid or 0)):
+        raise NotOurs(
+            f"{pid_file} names pid {pid}, which is not a node started from {marker}; "
+            "refusing to record or signal it"
+        )
+    save_owner(owner_file, owned, home=marker)
+    return owned
+
+
+def owner_of(pid_file: Path, owner_file: Path, marker: str) -> Owned | None:
+    """Our node behind ``pid_file``: the recorded (pid, start time) must still match, else
+    :class:`NotOurs` (a live stranger) or None (gone; stale files removed).
+
+    A pid file without a record (a node started before records existed) is adopted only when
+    the live process's command line names ``marker``.
+    """
+    record = load_owner(owner_file)
+    if record is not None:
+        owned = record[0]
+        if owned.alive():
+            return owned
+        other = identify(owned.pid)
+        owner_file.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+        if other is not None:
+            raise NotOurs(
+                f"pid {owned.pid} from {owner_file} now belongs to another process (started "
+                f"at tick {other.start}, ours at {owned.start}); not signalled, stale record "
+                "removed"
+            )
+        return None
     pid = read_pid(pid_file)
     if pid is None:
+        pid_file.unlink(missing_ok=True)
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.5)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    return pid
+    if not any(marker in arg for arg in cmdline(pid)):
+        raise NotOurs(
+            f"{pid_file} names pid {pid}, a live process that is not a node started from "
+            f"{marker} ({' '.join(cmdline(pid))[:120]!r}); refusing to signal it"
+        )
+    return identify(pid)
 
 
 def health(url: str, timeout: float = 2.0) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from cli.nodes import process as node_process
+from cli.nodes.process import Owned
 from config.settings import REPO_ROOT, Settings
 
 __all__ = [
@@ -71,44 +72,45 @@ def _url(host: str, port: int) -> str:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
+    return node_process.identify(pid) is not None
 
 
 def _is_sidecar(pid: int) -> bool:
-    """Is ``pid`` a ``divrank serve`` process (guards against a recycled pid)?"""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return _alive(pid)  # no /proc: trust the pid file
-    return b"serve" in args and any(b"divrank" in a or b"cli.main" in a for a in args)
+    """Is ``pid`` a ``divrank serve`` process (by its command line)?"""
+    args = node_process.cmdline(pid)
+    return "serve" in args and any("divrank" in a or "cli.main" in a for a in args)
 
 
-def _read_pid(settings: Settings) -> tuple[int, str] | None:
-    """(pid, url) of our running sidecar; a stale pid file is removed."""
+def _owned(settings: Settings, report: Report = _quiet) -> tuple[Owned, str] | None:
+    """(process, url) of the sidecar this cache dir started, checked by pid *and* start time
+    (and command line); anything else in the pid file is stale: removed, never signalled."""
     path = pid_path(settings)
     try:
         data = json.loads(path.read_text())
         pid, url = int(data["pid"]), str(data["url"])
+        start = data.get("start")
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError):
         path.unlink(missing_ok=True)
         return None
-    if _alive(pid) and _is_sidecar(pid):
-        return pid, url
+    live = node_process.identify(pid)
+    if live is not None and (start is None or live.start == int(start)) and _is_sidecar(pid):
+        return live, url
+    if live is not None:
+        shown = " ".join(node_process.cmdline(pid))[:80]
+        report(
+            f"refusing to signal pid {pid} from {path}: it is not the sidecar started there "
+            f"(start time {live.start} vs recorded {start}; {shown!r}); stale pid file removed"
+        )
     path.unlink(missing_ok=True)
     return None
+
+
+def _read_pid(settings: Settings) -> tuple[int, str] | None:
+    """(pid, url) of our running sidecar; a stale pid file is removed."""
+    ours = _owned(settings)
+    return (ours[0].pid, ours[1]) if ours else None
 
 
 def _probe(url: str) -> tuple[bool, bool, dict[str, str]]:
@@ -167,7 +169,10 @@ def start(
             cmd, cwd=REPO_ROOT, env=child_env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
-    pid_path(settings).write_text(json.dumps({"pid": process.pid, "url": url}))
+    started = node_process.identify(process.pid)
+    pid_path(settings).write_text(json.dumps({
+        "pid": process.pid, "start": started.start if started else None, "url": url,
+    }))
     report(f"sidecar starting at {url} (pid {process.pid}, log {log_path(settings)})")
     return _wait_ready(settings, url, process.pid, timeout_s, process)
 
@@ -210,38 +215,18 @@ def _wait_ready(
 
 
 def stop(settings: Settings, report: Report = _quiet, timeout_s: float = 15.0) -> bool:
-    """Stop our sidecar by pid (SIGTERM to its group, then SIGKILL). False: none was running."""
-    ours = _read_pid(settings)
+    """Stop our sidecar (SIGTERM to the group it leads, then SIGKILL), each signal only after
+    its pid and start time match the pid file. False: none of ours was running."""
+    ours = _owned(settings, report)
     if ours is None:
-        report("sidecar not running (no live pid file)")
+        report("sidecar not running (no live pid file of ours)")
         return False
-    pid, url = ours
-    try:
-        group = os.getpgid(pid)
-    except ProcessLookupError:
-        pid_path(settings).unlink(missing_ok=True)
-        return False
-    _signal(pid, group == pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.2)
-    if _alive(pid):
-        _signal(pid, group == pid, signal.SIGKILL)
-        time.sleep(0.2)
+    owned, url = ours
+    leads_group = os.getpgid(owned.pid) == owned.pid if owned.alive() else False
+    node_process.stop_owned(owned, timeout_s, group=leads_group)
     pid_path(settings).unlink(missing_ok=True)
-    report(f"sidecar at {url} stopped (pid {pid})")
+    report(f"sidecar at {url} stopped (pid {owned.pid})")
     return True
-
-
-def _signal(pid: int, leads_group: bool, sig: signal.Signals) -> None:
-    """Started with ``start_new_session``, the pid leads its group: its workers get it too."""
-    try:
-        if leads_group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:
