@@ -85,6 +85,7 @@ def ensure_indexed(
         progress=progress,
         source=f"{SOURCE_TAG}:{dataset}",
         keep=1,
+        source_vectors=True,  # the engine's native MMR baseline reads vectors from _source
     )
     run_index(client, raw_items(catalog), opts)
     index = serving_index(client, alias)

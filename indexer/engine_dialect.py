@@ -163,15 +163,21 @@ class Dialect:
         storage: str = "float32",
         m: int = mapping.HNSW_M,
         ef_construction: int = mapping.HNSW_EF_CONSTRUCTION,
-        source_vectors: bool = True,
+        source_vectors: bool | None = None,
     ) -> dict[str, Any]:
-        """``source_vectors=False`` (Elasticsearch only): vectors left out of ``_source``."""
-        body = mapping.item_index_body(
-            dim, meta, storage=storage, m=m, ef_construction=ef_construction
-        )
+        """Vectors in ``_source`` or not; None = the engine's divrank default: OpenSearch leaves
+        them out (the plugin reads vector values), Elasticsearch keeps them (the client-side
+        hook reads them there)."""
         if self.name == "elasticsearch":
-            return to_elasticsearch_body(body, source_vectors=source_vectors)
-        return body
+            body = mapping.item_index_body(
+                dim, meta, storage=storage, m=m, ef_construction=ef_construction,
+                source_vectors=True,
+            )  # fmt: skip
+            return to_elasticsearch_body(body, source_vectors=source_vectors is not False)
+        return mapping.item_index_body(
+            dim, meta, storage=storage, m=m, ef_construction=ef_construction,
+            source_vectors=bool(source_vectors),
+        )  # fmt: skip
 
     def profile_index_body(self, dim: int, meta: dict[str, Any]) -> dict[str, Any]:
         body = mapping.profile_index_body(dim, meta)

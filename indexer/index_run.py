@@ -63,6 +63,8 @@ class IndexOptions:
     cache_dir: Path = Path(".cache")
     progress: bool = True
     source: str = ""
+    # vectors in _source too (OpenSearch's native MMR reads them there); None = engine default
+    source_vectors: bool | None = None
 
 
 @dataclass
@@ -169,8 +171,9 @@ def run_index(
         meta["byte_scale"] = scale
 
     body = dialect_of(client).item_index_body(
-        dim, meta, storage=opts.storage, m=opts.hnsw_m, ef_construction=opts.ef_construction
-    )
+        dim, meta, storage=opts.storage, m=opts.hnsw_m, ef_construction=opts.ef_construction,
+        source_vectors=opts.source_vectors,
+    )  # fmt: skip
 
     def docs() -> Iterator[tuple[str, dict[str, Any]]]:
         for item, vec in zip(items, matrix, strict=True):

@@ -7,10 +7,17 @@ sparse attribute names; one object field keeps the mapping small), and ``embeddi
 cosine). Vector storage:
 
 - ``float32``: full precision in the graph.
-- ``sq``: Lucene scalar quantisation of the graph (7-bit ints, ~4x less vector memory);
-  ``_source`` keeps the floats, so the sidecar still reads exact vectors.
+- ``sq``: Lucene scalar quantisation of the graph (7-bit ints, ~4x less vector memory); the
+  segment keeps the raw floats too, so the sidecar still reads exact vectors.
 - ``byte``: we quantise to int8 before sending (``data_type: byte``); the index and
   ``_source`` hold the ints. Cosine ignores the scale, so the sidecar can use them as they are.
+
+Vectors stay out of ``_source`` (``source_vectors=False``, the OpenSearch default): a results
+page never shows them, and parsing 384 floats of JSON per fetched hit was most of the cost of
+the pipeline's window fetch. The plugin and every divrank reader take them from the segment's
+vector values instead (:mod:`config.vector_fetch`). ``byte`` storage keeps them in ``_source``
+(the plugin reads float vectors only), and so does ``source_vectors=True``, which OpenSearch's
+own MMR (``ext.mmr``) needs: it reads vectors from ``_source``.
 
 Every divrank index carries ``_meta.divrank`` (alias, kind, complete flag, writer pid/host):
 that is how :mod:`indexer.alias_swap` tells a finished version from a half-written orphan.
@@ -92,6 +99,7 @@ def item_index_body(
     replicas: int = 0,
     m: int = HNSW_M,
     ef_construction: int = HNSW_EF_CONSTRUCTION,
+    source_vectors: bool = False,
 ) -> dict[str, Any]:
     keyword = {"type": "keyword", "ignore_above": 512}
     properties: dict[str, Any] = {
@@ -105,10 +113,12 @@ def item_index_body(
     }
     for depth in range(1, CATEGORY_LEVELS + 1):
         properties[f"category_l{depth}"] = keyword
-    return {
-        "settings": _settings(shards, replicas),
-        "mappings": {"dynamic": "strict", "_meta": meta_block(meta), "properties": properties},
+    mappings: dict[str, Any] = {
+        "dynamic": "strict", "_meta": meta_block(meta), "properties": properties
     }
+    if not source_vectors and storage != "byte":
+        mappings["_source"] = {"excludes": ["embedding"]}
+    return {"settings": _settings(shards, replicas), "mappings": mappings}
 
 
 def profile_index_body(dim: int, meta: dict[str, Any], replicas: int = 0) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from config.vector_fetch import hit_vector, search_by_ids
 from indexer.embedding_cache import EmbeddingCache, embed_cached
 from indexer.embeddings import Embedder
 from indexer.engine_dialect import SearchClient, dialect_of, vector_dim
@@ -65,21 +64,30 @@ class ProfileReport:
 
 
 def _fetch_items(client: SearchClient, alias: str, ids: list[str]) -> dict[str, ItemInfo]:
+    """Vector and labels of each item found. OpenSearch item indices keep vectors out of
+    ``_source``: they are read through the plugin's fetch sub-phase (:mod:`config.vector_fetch`);
+    Elasticsearch indices keep them in ``_source``."""
     found: dict[str, ItemInfo] = {}
+    opensearch = dialect_of(client).name == "opensearch"
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        resp = client.mget(
-            index=alias, body={"ids": chunk}, _source_includes=["embedding", "category", "brand"]
-        )
-        for doc in resp["docs"]:
-            if doc.get("found"):
-                src = doc.get("_source") or {}
-                vec = src.get("embedding")
-                found[doc["_id"]] = ItemInfo(
-                    vector=np.asarray(vec, dtype=np.float32) if vec is not None else None,
-                    category=src.get("category"),
-                    brand=src.get("brand"),
-                )
+        if opensearch:
+            hits = search_by_ids(client, alias, chunk, "embedding", ("category", "brand"))
+        else:
+            resp = client.mget(
+                index=alias, body={"ids": chunk},
+                _source_includes=["embedding", "category", "brand"],
+            )  # fmt: skip
+            hits = [doc for doc in resp["docs"] if doc.get("found")]
+        for hit in hits:
+            if hit["_id"] in found:
+                continue
+            src = hit.get("_source") or {}
+            found[hit["_id"]] = ItemInfo(
+                vector=hit_vector(hit, "embedding"),
+                category=src.get("category"),
+                brand=src.get("brand"),
+            )
     return found
 
 

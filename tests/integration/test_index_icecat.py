@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
 from cli.main import app
+from config.vector_fetch import SEARCH_PARAMS, hit_vector, search_by_ids
 from indexer.projection import topk
 
 pytestmark = pytest.mark.integration
@@ -84,8 +85,10 @@ def test_document_shape(engine: str, indexed: tuple[str, dict]) -> None:
     assert (doc["category"], doc["category_l1"]) == ("Printing/Supplies/Toner", "Printing")
     assert doc["brand"] == "Xerox" and doc["price"] == 49.95
     assert doc["attrs"]["ean"] == ["0095205603217"]
-    assert len(doc["embedding"]) == 384
-    assert abs(np.linalg.norm(doc["embedding"]) - 1) < 1e-3
+    assert "embedding" not in doc  # vectors stay out of _source: a page never shows them
+    vector = hit_vector(search_by_ids(OpenSearch(engine), alias, ["3920564"])[0], "embedding")
+    assert vector is not None and vector.shape == (384,)
+    assert abs(np.linalg.norm(vector) - 1) < 1e-3
     hits = OpenSearch(engine).search(
         index=alias,
         body={
@@ -111,9 +114,11 @@ def test_knn_matches_brute_force_through_the_hnsw_graph(
     alias, report = indexed
     client = OpenSearch(engine, timeout=60)
     ids, vectors = [], []
-    for hit in helpers.scan(client, index=alias, query={"_source": ["embedding"]}, size=500):
+    body = {"size": N, "query": {"match_all": {}}, "_source": False,
+            "ext": {"divrank_vectors": {"field": "embedding"}}}  # fmt: skip
+    for hit in client.search(index=alias, body=body, params=SEARCH_PARAMS)["hits"]["hits"]:
         ids.append(hit["_id"])
-        vectors.append(hit["_source"]["embedding"])
+        vectors.append(hit_vector(hit, "embedding"))
     matrix = np.asarray(vectors, dtype=np.float32)
     assert matrix.shape == (N, 384)
     rng = np.random.default_rng(7)

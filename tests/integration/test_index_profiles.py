@@ -14,6 +14,7 @@ from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
 from cli.main import app
+from config.vector_fetch import hit_vector, search_by_ids
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -111,7 +112,8 @@ def test_profiles_from_our_events_use_item_vectors(
     assert next(iter(doc["category_hist"])) == "Printing/Supplies/Toner"
     assert doc["category_hist"]["Printing/Supplies/Toner"] > 0.9
     assert doc["recent_item_ids"][0] == toner[-1]
-    item_vec = np.asarray(client.get(index=items, id=toner[0])["_source"]["embedding"])
+    item_vec = hit_vector(search_by_ids(client, items, [toner[0]])[0], "embedding")
+    assert item_vec is not None
     assert float(np.dot(doc["interests"][0], item_vec)) > 0.5
 
 

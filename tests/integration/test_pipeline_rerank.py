@@ -59,6 +59,7 @@ class Catalog:
     index: str
     alias: str
     prefix: str
+    vectors: dict[str, list[float]]  # as sent; the index keeps them out of _source
 
 
 @pytest.fixture(scope="module")
@@ -72,23 +73,25 @@ def catalog(client: OpenSearch) -> Iterator[Catalog]:
     client.indices.create(index=index, body=item_index_body(DIM, {"fixture": prefix}))
     try:
         lines: list[dict[str, Any]] = []
+        vectors: dict[str, list[float]] = {}
         for i in range(N_DOCS):
             cluster = i // 30  # price grows with i: the engine's top hits are one cluster
             vec = centers[cluster] + 0.05 * rng.normal(size=DIM)
             vec /= np.linalg.norm(vec)
             lines.append({"index": {"_index": index, "_id": f"p{i}"}})
+            vectors[f"p{i}"] = [round(float(x), 6) for x in vec]
             lines.append(
                 {
                     "title": f"toner cartridge model {i}",
                     "category": f"printing/toner/c{cluster}",
                     "brand": f"brand{i % 7}",
                     "price": 10.0 + i,
-                    "embedding": [round(float(x), 6) for x in vec],
+                    "embedding": vectors[f"p{i}"],
                 }
             )
         client.bulk(body=lines, refresh=True)
         client.indices.put_alias(index=index, name=alias)
-        yield Catalog(index, alias, prefix)
+        yield Catalog(index, alias, prefix, vectors)
     finally:
         client.indices.delete(index=index, ignore_unavailable=True)
 
@@ -140,7 +143,7 @@ def sidecar_answer(
             {
                 "id": hit["_id"],
                 "score": hit["_score"],
-                "embedding": src["embedding"],
+                "embedding": catalog.vectors[hit["_id"]],
                 "category": src["category"],
                 "brand": src["brand"],
                 "price": src["price"],
@@ -277,8 +280,8 @@ def test_binary_vectors_give_the_json_page(
 
 
 def test_fetch_phase_returns_the_stored_vectors(client: OpenSearch, catalog: Catalog) -> None:
-    """``ext.divrank_vectors`` (what divrank_window adds): float32 little-endian base64, equal
-    to the vector the engine prints into ``_source``."""
+    """``ext.divrank_vectors`` (what divrank_window adds): float32 little-endian base64 of the
+    vector that was indexed, although the index keeps vectors out of ``_source``."""
     resp = search(
         client,
         catalog.index,
@@ -288,8 +291,9 @@ def test_fetch_phase_returns_the_stored_vectors(client: OpenSearch, catalog: Cat
     for hit in resp["hits"]["hits"]:
         (encoded,) = hit["fields"]["_divrank_vector"]
         vector = np.frombuffer(base64.b64decode(encoded), dtype="<f4")
-        expected = np.asarray(hit["_source"]["embedding"], dtype=np.float64).astype(np.float32)
-        assert np.array_equal(vector, expected), hit["_id"]
+        assert "embedding" not in hit["_source"]
+        expected = np.asarray(catalog.vectors[hit["_id"]], dtype=np.float32)
+        np.testing.assert_allclose(vector, expected, rtol=0, atol=1e-7, err_msg=hit["_id"])
     missing = search(
         client,
         catalog.index,
@@ -320,7 +324,8 @@ def test_caller_source_filter_is_kept(client: OpenSearch, catalog: Catalog, pipe
     )
     assert resp["ext"]["divrank"]["applied"] is True
     for hit in resp["hits"]["hits"]:
-        assert set(hit["_source"]) == {"title", "embedding"}
+        # the caller's filter holds; the vector is not in the stored _source at all
+        assert set(hit["_source"]) == {"title"}
     none = search(client, catalog.index, {"size": 3, "query": QUERY, "_source": False}, pipe)
     assert none["ext"]["divrank"]["applied"] is True
     assert all("_source" not in hit for hit in none["hits"]["hits"])

@@ -1,6 +1,8 @@
 """Item embeddings and labels by id, for candidates (and history items) that arrive without them.
 
-One batched ``mget`` per request for whatever the cache lacks. Cache keys carry the concrete
+One batched search by ids per request for whatever the cache lacks; the vectors come from the
+segment's vector values through the plugin's fetch sub-phase (:mod:`config.vector_fetch`), since
+item indices keep them out of ``_source``. Cache keys carry the concrete
 index behind the alias; the alias is re-resolved every ``alias_refresh_s`` and, when it points
 somewhere new (a re-index swapped it), the cache is dropped, so vectors never outlive the index
 they came from.
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from config.vector_fetch import hit_vector, search_by_ids
 from reranker.app.metrics import CACHE_LOOKUPS
 from reranker.app.services.cache import BoundedCache
 from reranker.app.services.opensearch import EngineConnection
@@ -39,17 +42,11 @@ def _label(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def parse_item(source: dict[str, Any]) -> ItemRecord:
-    """An item's record from its ``_source``; an unusable vector becomes None, never an error."""
-    embedding = None
-    raw = source.get(EMBEDDING_FIELD)
-    if isinstance(raw, list) and raw:
-        try:
-            vec = np.asarray(raw, dtype=np.float32)
-        except (TypeError, ValueError):
-            vec = None
-        if vec is not None and vec.ndim == 1 and np.isfinite(vec).all():
-            embedding = vec
+def parse_item(hit: dict[str, Any]) -> ItemRecord:
+    """An item's record from a search hit (vector from the plugin's field or ``_source``); an
+    unusable vector becomes None, never an error."""
+    source = hit.get("_source") or {}
+    embedding = hit_vector(hit, EMBEDDING_FIELD)
     return ItemRecord(embedding, _label(source.get("category")), _label(source.get("brand")))
 
 
@@ -107,7 +104,7 @@ class VectorStore:
             elif record is not None:
                 found[item_id] = record
         if wanted:
-            fetched = self._mget(concrete, wanted)
+            fetched = self._by_ids(concrete, wanted)
             for item_id in wanted:
                 record = fetched.get(item_id)
                 self._cache.put((scope, item_id), record)
@@ -115,15 +112,14 @@ class VectorStore:
                     found[item_id] = record
         return found
 
-    def _mget(self, concrete: tuple[str, ...], ids: list[str]) -> dict[str, ItemRecord]:
-        docs = [{"_index": index, "_id": item_id} for item_id in ids for index in concrete]
-        answer = self._connection.call(
-            lambda client: client.mget(
-                body={"docs": docs}, _source_includes=[EMBEDDING_FIELD, *LABEL_FIELDS]
+    def _by_ids(self, concrete: tuple[str, ...], ids: list[str]) -> dict[str, ItemRecord]:
+        hits = self._connection.call(
+            lambda client: search_by_ids(
+                client, ",".join(concrete), ids, EMBEDDING_FIELD, LABEL_FIELDS
             )
         )
         records: dict[str, ItemRecord] = {}
-        for doc in answer.get("docs", []):
-            if doc.get("found") and doc["_id"] not in records:
-                records[doc["_id"]] = parse_item(doc.get("_source") or {})
+        for hit in hits:
+            if hit["_id"] not in records:
+                records[hit["_id"]] = parse_item(hit)
         return records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,7 @@ class FakeClient:
     def __init__(self, docs: dict[tuple[str, str], dict[str, Any]], aliases: dict[str, list[str]]):
         self.docs = docs
         self.indices = FakeIndices(aliases)
-        self.mget_calls: list[list[dict[str, str]]] = []
+        self.search_calls: list[list[str]] = []
         self.get_calls = 0
 
     def mget(self, body: dict[str, Any], index: str | None = None, **_: Any) -> dict[str, Any]:
@@ -62,13 +63,20 @@ class FakeClient:
                 if (c, i) in self.docs
             ]
             return {"docs": found or [{"_id": body["ids"][0], "found": False}]}
-        self.mget_calls.append(body["docs"])
-        out = []
-        for doc in body["docs"]:
-            key = (doc["_index"], doc["_id"])
-            found = key in self.docs
-            out.append({"_id": doc["_id"], "found": found, "_source": self.docs.get(key)})
-        return {"docs": out}
+        raise AssertionError("items are read by search, not mget")
+
+    def search(self, index: str, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        assert params == {"search_pipeline": "_none"}  # never through the divrank pipeline
+        assert body["ext"] == {"divrank_vectors": {"field": "embedding"}}
+        ids = body["query"]["ids"]["values"]
+        self.search_calls.append(ids)
+        hits = [
+            {"_index": c, "_id": i, "_source": self.docs[(c, i)]}
+            for c in index.split(",")
+            for i in ids
+            if (c, i) in self.docs
+        ]
+        return {"hits": {"hits": hits}}
 
 
 class FakeConnection:
@@ -147,8 +155,8 @@ def test_vector_store_batches_only_what_the_cache_lacks() -> None:
     assert set(first) == {"i0", "i1"}
     second = store.fetch("items", ["i0", "i1", "i2", "nope"])
     assert set(second) == {"i0", "i1", "i2"}
-    assert len(client.mget_calls) == 2
-    assert [d["_id"] for d in client.mget_calls[1]] == ["i2"]  # cached hits and misses skipped
+    assert len(client.search_calls) == 2
+    assert client.search_calls[1] == ["i2"]  # cached hits and misses skipped
     np.testing.assert_allclose(second["i2"].embedding, [2.0, 1.0])
 
 
@@ -176,10 +184,10 @@ def test_unknown_index_gives_no_records() -> None:
 
 
 def test_parse_item_tolerates_bad_vectors_and_lists() -> None:
-    assert parse_item({"embedding": [1.0, float("nan")]}).embedding is None
-    assert parse_item({"embedding": [[1.0], [2.0]]}).embedding is None
-    assert parse_item({"embedding": "x"}).embedding is None
-    item = parse_item({"embedding": [1, 2], "category": ["a/b", "c"], "brand": " "})
+    assert parse_item({"_source": {"embedding": [1.0, float("nan")]}}).embedding is None
+    assert parse_item({"_source": {"embedding": [[1.0], [2.0]]}}).embedding is None
+    assert parse_item({"_source": {"embedding": "x"}}).embedding is None
+    item = parse_item({"_source": {"embedding": [1, 2], "category": ["a/b", "c"], "brand": " "}})
     assert item.embedding is not None and item.embedding.dtype == np.float32
     assert item.category == "a/b" and item.brand is None
 
@@ -217,3 +225,13 @@ def test_unreachable_engine_backs_off_then_retries() -> None:
     assert len(calls) == 2
     assert connection.ping() is False
     connection.close()
+
+
+def test_parse_item_prefers_the_plugins_binary_vector() -> None:
+    raw = base64.b64encode(np.asarray([0.5, -1.0], dtype="<f4").tobytes()).decode()
+    hit = {"_source": {"category": "audio"}, "fields": {"_divrank_vector": [raw]}}
+    item = parse_item(hit)
+    assert item.embedding is not None
+    np.testing.assert_array_equal(item.embedding, [0.5, -1.0])
+    assert parse_item({"fields": {"_divrank_vector": ["not base64!"]}}).embedding is None
+    assert parse_item({"fields": {"_divrank_vector": ["AAA="]}}).embedding is None  # 2 bytes
