@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["QueryIntent", "detect_intent", "tokens"]
 
@@ -33,17 +34,20 @@ def _stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
-    """Normalised word tokens: case-folded, plural 's' dropped, connectives removed."""
+    """Normalised word tokens: case-folded, plural 's' dropped, connectives removed. Cached:
+    a catalog's brand and category names come back in every request."""
     words = _WORD.findall(text.casefold().replace("_", " "))
     return tuple(_stem(tok) for tok in words if tok not in _IGNORED)
 
 
 def _named(query: tuple[str, ...], names: Iterable[str]) -> frozenset[str]:
     found = set()
+    present = frozenset(query)
     for name in names:
         needle = tokens(name)
-        if not needle or (len(needle) == 1 and len(needle[0]) < 2):
+        if not needle or (len(needle) == 1 and len(needle[0]) < 2) or needle[0] not in present:
             continue
         width = len(needle)
         if any(query[i : i + width] == needle for i in range(len(query) - width + 1)):
