@@ -17,7 +17,8 @@ import numpy.typing as npt
 
 from evaluation.strategies import RerankContext
 from reranker.core import rerank
-from reranker.core.features import FEATURE_NAMES, rollout_features
+from reranker.core.features import FEATURE_NAMES
+from reranker.core.rollout import rollout_features
 from reranker.core.types import Knobs
 from reranker.core.weights import FusionWeights
 

@@ -21,6 +21,7 @@ from collections.abc import Collection
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from reranker.core.types import FloatArray, IntArray
 
@@ -30,64 +31,69 @@ __all__ = [
     "TIER_CATEGORY",
     "TIER_DUPLICATE",
     "HomogeneityConstraints",
+    "label_pick",
 ]
 
 RELAXATION_ORDER = ("category_cap", "brand_cap", "near_duplicate")
 TIER_CATEGORY = np.float32(100.0)
 TIER_BRAND = np.float32(1000.0)
 TIER_DUPLICATE = np.float32(10000.0)
-_NEG_INF = float("-inf")
 
 
-class _LabelCap:
-    """Counts of one label (brand or category) on the page, and its cap."""
+@njit(cache=True, nogil=True)
+def label_pick(
+    j: int,
+    slots: npt.NDArray[np.intp],
+    counts: npt.NDArray[np.int64],
+    brand_cap: int,
+    category_cap: int,
+    brand_free: int,
+    category_free: int,
+    penalty: FloatArray,
+) -> bool:
+    """Record candidate ``j`` on the page; penalise a label the moment it reaches its cap.
 
-    def __init__(
-        self,
-        codes: IntArray | None,
-        vocabulary: int,
-        n: int,
-        cap: int | None,
-        page: int,
-        exempt: Collection[int],
-        pressure: FloatArray | None = None,
-        novelty: FloatArray | None = None,
-    ) -> None:
-        free = vocabulary  # slot for unknown or exempt labels: never counted
-        if codes is None:
-            slots = np.full(n, free, dtype=np.intp)
-        else:
-            # codes lie in [-1, vocabulary): -1 wraps onto the free slot
-            slots = np.remainder(codes, vocabulary + 1, dtype=np.intp)
-            for code in exempt:
-                slots[slots == code] = free
-        self.slots = slots
-        self.free = free
-        self.cap = cap
-        # items on the page per slot (an array, so the compiled fusion step can update it)
-        self.counts = np.zeros(vocabulary + 1, dtype=np.int64)
-        # pressure = count / cap (or / page size without a cap); the free slot stays 0. The
-        # pressure and novelty tables are kept up to date by the fusion's compiled step
-        # (``fusion_kernel.advance``), their only reader; ``select`` here leaves them alone.
-        self.scale = np.float32(1.0 / (cap if cap is not None else max(page, 1)))
-        if pressure is None:
-            pressure = np.zeros(vocabulary + 1, np.float32)
-        else:
-            pressure.fill(0.0)
-        self.pressure = pressure
-        # novelty = 1 for a known label not yet on the page (0 while the page is empty, so the
-        # first pick stays the most relevant); the free slot stays 0.
-        self.novelty = novelty
-        if novelty is not None:
-            novelty.fill(0.0)
+    ``slots``: rows 0 and 1 hold each candidate's brand and category slot in ``counts`` (one
+    array for both labels); ``*_free``: the slot of unknown or exempt labels, never counted;
+    a cap of 0 is no cap. Returns True when a cap tier was added (``penalty`` changed beyond
+    entry ``j``).
+    """
+    penalty[j] = -np.inf
+    capped = False
+    for label in range(2):
+        slot = slots[label, j]
+        if slot == (brand_free if label == 0 else category_free):
+            continue
+        count = counts[slot] + 1
+        counts[slot] = count
+        if count == (brand_cap if label == 0 else category_cap):
+            tier = TIER_BRAND if label == 0 else TIER_CATEGORY
+            for i in range(penalty.shape[0]):
+                if slots[label, i] == slot:
+                    penalty[i] -= tier
+            capped = True
+    return capped
 
-    def full(self, j: int) -> bool:
-        slot = self.slots.item(j)
-        return self.cap is not None and slot != self.free and self.counts.item(slot) >= self.cap
+
+def _slots(codes: IntArray | None, vocabulary: int, n: int, exempt: Collection[int]) -> IntArray:
+    """Each candidate's slot in ``[0, vocabulary]``; unknown (-1) and exempt labels get
+    ``vocabulary``, the free slot."""
+    free = vocabulary
+    if codes is None:
+        return np.full(n, free, dtype=np.intp)
+    slots = np.remainder(codes, vocabulary + 1, dtype=np.intp)  # -1 wraps onto the free slot
+    for code in exempt:
+        slots[slots == code] = free
+    return slots
 
 
 class HomogeneityConstraints:
-    """Per-request constraint state; ``apply`` adds penalties to a step's scores in place."""
+    """Per-request constraint state; ``apply`` adds penalties to a step's scores in place.
+
+    Label counts live in one array: brand slots ``[0, n_brands]`` then category slots
+    ``[n_brands + 1, n_brands + n_categories + 1]``, the last of each range being that
+    label's free slot (unknown or exempt). ``slots`` (2, n) holds each candidate's two slots.
+    """
 
     def __init__(
         self,
@@ -103,50 +109,26 @@ class HomogeneityConstraints:
         exempt_brands: Collection[int] = (),
         exempt_categories: Collection[int] = (),
         duplicate_threshold: float | None = None,
-        brand_pressure: FloatArray | None = None,
-        category_pressure: FloatArray | None = None,
-        brand_novelty: FloatArray | None = None,
-        category_novelty: FloatArray | None = None,
     ) -> None:
-        """``*_pressure`` / ``*_novelty``: optional buffers of ``n_* + 1`` floats to keep the
-        pressure and novelty tables in (a caller gathering several label tables at once passes
-        views of one array)."""
         self.n = n
-        # label counts are only needed for caps or for the pressure features
-        self._count = (
-            brand_cap is not None
-            or category_cap is not None
-            or brand_pressure is not None
-            or category_pressure is not None
-            or brand_novelty is not None
-            or category_novelty is not None
-        )
-        self.brand: _LabelCap | None = None
-        self.category: _LabelCap | None = None
-        if self._count:
-            self.brand = _LabelCap(
-                brands, n_brands, n, brand_cap, k, exempt_brands, brand_pressure, brand_novelty
-            )
-            self.category = _LabelCap(
-                categories,
-                n_categories,
-                n,
-                category_cap,
-                k,
-                exempt_categories,
-                category_pressure,
-                category_novelty,
-            )
+        self.k = k
+        self.brand_cap = brand_cap
+        self.category_cap = category_cap
+        self.category_offset = n_brands + 1
+        self.brand_free = n_brands
+        self.category_free = self.category_offset + n_categories
+        slots = np.empty((2, n), dtype=np.intp)
+        slots[0] = _slots(brands, n_brands, n, exempt_brands)
+        np.add(_slots(categories, n_categories, n, exempt_categories), n_brands + 1, out=slots[1])
+        self.slots = slots
+        self.counts = np.zeros(self.category_free + 1, dtype=np.int64)
+        # counting is only needed for caps here; the fusion counts for its pressure features
+        self._capped = brand_cap is not None or category_cap is not None
         self.duplicate_threshold = (
             None if duplicate_threshold is None else np.float32(duplicate_threshold)
         )
         self.penalty = np.zeros(n, dtype=np.float32)  # cap tiers; -inf once selected
         self._mask = np.empty(n, dtype=bool)
-        self._labels = (
-            None
-            if self.brand is None or self.category is None
-            else ((self.brand, TIER_BRAND), (self.category, TIER_CATEGORY))
-        )
 
     def apply(self, scores: FloatArray, max_similarity: FloatArray | None, out: FloatArray) -> None:
         """``out = scores + penalties`` (selected: -inf; cap tiers; near-duplicate tier when
@@ -167,38 +149,33 @@ class HomogeneityConstraints:
             np.subtract(out, TIER_DUPLICATE, out=out, where=self._mask)
 
     def select(self, j: int) -> bool:
-        """Record candidate ``j`` on the page; penalise a label the moment it reaches its cap.
-
-        Used by MMR and DPP; the fusion's compiled step does the same (and also the pressure
-        and novelty features) in ``fusion_kernel.advance``. Returns True when a cap tier was
-        added (``penalty`` changed beyond entry ``j``).
-        """
-        penalty = self.penalty
-        penalty[j] = _NEG_INF
-        labels = self._labels
-        if labels is None:
+        """Record candidate ``j`` on the page (``label_pick``). True when a cap tier was added."""
+        if not self._capped:
+            self.penalty[j] = -np.inf
             return False
-        capped = False
-        for label, tier in labels:
-            slot = label.slots.item(j)
-            if slot == label.free:
-                continue
-            counts = label.counts
-            count = counts.item(slot) + 1
-            counts[slot] = count
-            if count == label.cap:
-                mask = self._mask
-                np.equal(label.slots, slot, out=mask)
-                np.subtract(penalty, tier, out=penalty, where=mask)
-                capped = True
-        return capped
+        return bool(
+            label_pick(
+                j,
+                self.slots,
+                self.counts,
+                self.brand_cap or 0,
+                self.category_cap or 0,
+                self.brand_free,
+                self.category_free,
+                self.penalty,
+            )
+        )
+
+    def _full(self, label: int, cap: int | None, free: int, j: int) -> bool:
+        slot = self.slots.item(label, j)
+        return cap is not None and slot != free and self.counts.item(slot) >= cap
 
     def violations(self, j: int, max_similarity: float | None) -> list[str]:
         """Which constraints candidate ``j`` breaks now, in relaxation order."""
         broken = []
-        if self.category is not None and self.category.full(j):
+        if self._full(1, self.category_cap, self.category_free, j):
             broken.append("category_cap")
-        if self.brand is not None and self.brand.full(j):
+        if self._full(0, self.brand_cap, self.brand_free, j):
             broken.append("brand_cap")
         if (
             self.duplicate_threshold is not None

@@ -130,15 +130,8 @@ class Request:
                 )
         return self._rows
 
-    def constraints(
-        self,
-        brand_pressure: FloatArray | None = None,
-        category_pressure: FloatArray | None = None,
-        brand_novelty: FloatArray | None = None,
-        category_novelty: FloatArray | None = None,
-    ) -> HomogeneityConstraints:
-        """A fresh constraint state for one greedy run (optionally with pressure and novelty
-        buffers, see ``caps.HomogeneityConstraints``)."""
+    def constraints(self) -> HomogeneityConstraints:
+        """A fresh constraint state for one greedy run."""
         c = self.candidates
         # near-duplicates need vectors: same brand and category is not "the same item".
         dup = self.duplicate_threshold if c.embeddings is not None else None
@@ -154,10 +147,6 @@ class Request:
             exempt_brands=self.exempt_brands,
             exempt_categories=self.exempt_categories,
             duplicate_threshold=dup,
-            brand_pressure=brand_pressure,
-            category_pressure=category_pressure,
-            brand_novelty=brand_novelty,
-            category_novelty=category_novelty,
         )
 
 

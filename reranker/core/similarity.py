@@ -22,6 +22,7 @@ __all__ = [
     "LabelRows",
     "SimilarityRows",
     "dot32",
+    "label_row",
 ]
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
@@ -39,6 +40,25 @@ def dot32(a: FloatArray, b: FloatArray) -> np.float32:
 
 LABEL_BRAND_WEIGHT = 0.4
 LABEL_CATEGORY_WEIGHT = 0.4
+_BRAND_WEIGHT = np.float32(LABEL_BRAND_WEIGHT)
+_CATEGORY_WEIGHT = np.float32(LABEL_CATEGORY_WEIGHT)
+
+
+@njit(cache=True, nogil=True)
+def label_row(brands: IntArray, categories: IntArray, j: int, out: FloatArray) -> None:
+    """``out[i]`` = 0.4·[same brand as j] + 0.4·[same category as j], ``out[j] = 1``.
+
+    Codes < 0 never match; an empty code array means that label is absent.
+    """
+    out[:] = 0.0
+    for codes, weight in ((brands, _BRAND_WEIGHT), (categories, _CATEGORY_WEIGHT)):
+        if codes.shape[0] == 0 or codes[j] < 0:
+            continue
+        code = codes[j]
+        for i in range(out.shape[0]):
+            if codes[i] == code:
+                out[i] += weight
+    out[j] = 1.0
 
 
 class SimilarityRows:
@@ -87,29 +107,19 @@ class LabelRows(SimilarityRows):
         exempt_categories: Collection[int] = (),
     ) -> None:
         self.n = n
-        self._brands = self._codes(n, brands, exempt_brands)
-        self._categories = self._codes(n, categories, exempt_categories)
-        self._mask = np.empty(n, dtype=bool)
+        self.brands = self._codes(brands, exempt_brands)
+        self.categories = self._codes(categories, exempt_categories)
 
     @staticmethod
-    def _codes(n: int, codes: IntArray | None, exempt: Collection[int]) -> IntArray | None:
+    def _codes(codes: IntArray | None, exempt: Collection[int]) -> IntArray:
+        """Codes with exempt labels set to -1; empty when no candidate has a label left."""
         if codes is None:
-            return None
+            return np.zeros(0, dtype=np.int32)
         out = np.asarray(codes, dtype=np.int32).copy()
         for code in exempt:
             out[out == code] = -1
-        return out if bool((out >= 0).any()) else None
+        return out if bool((out >= 0).any()) else np.zeros(0, dtype=np.int32)
 
     def row(self, j: int, out: FloatArray) -> FloatArray:
-        out.fill(0.0)
-        mask = self._mask
-        for codes, weight in (
-            (self._brands, LABEL_BRAND_WEIGHT),
-            (self._categories, LABEL_CATEGORY_WEIGHT),
-        ):
-            if codes is None or codes[j] < 0:
-                continue
-            np.equal(codes, codes[j], out=mask)
-            np.add(out, np.float32(weight), out=out, where=mask)
-        out[j] = 1.0
+        label_row(self.brands, self.categories, j, out)
         return out

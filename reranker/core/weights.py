@@ -21,7 +21,7 @@ from reranker.core.features import FEATURE_NAMES, STATIC_FEATURES
 from reranker.core.knob import fusion_knob
 from reranker.core.types import FloatArray
 
-__all__ = ["DEFAULT_WEIGHTS", "HAND_SET_WEIGHTS", "FusionWeights"]
+__all__ = ["DEFAULT_WEIGHTS", "FusionWeights"]
 
 
 @dataclass(frozen=True)
@@ -142,29 +142,4 @@ DEFAULT_WEIGHTS = FusionWeights.from_mapping(
         "category_novelty": 0.366,
     },
     version="default-3",
-)
-
-# The hand-set weights shipped before tuning (version default-1), kept for comparison.
-HAND_SET_WEIGHTS = FusionWeights.from_mapping(
-    {
-        "relevance": 1.0,
-        "interest_sim": 0.35,
-        "category_affinity": 0.15,
-        "brand_affinity": 0.1,
-        "centroid_sim": 0.0,
-    },
-    {
-        "relevance": -0.4,
-        "interest_sim": -0.15,
-        "category_affinity": -0.05,
-        "brand_affinity": -0.05,
-        "centroid_excess": -0.3,
-        "redundancy": -0.45,
-        "dpp_gain": 0.03,
-        "near_duplicate": -1.0,
-        "brand_pressure": -0.3,
-        "category_pressure": -0.2,
-        "calibration": 0.1,
-    },
-    version="default-1",
 )

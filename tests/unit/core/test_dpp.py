@@ -9,7 +9,7 @@ import pytest
 import pyversity
 
 from reranker.core import Candidates, EmbeddingRows, Knobs, dpp_select, rerank
-from reranker.core.dpp import IncrementalCholesky
+from reranker.core.cholesky import IncrementalCholesky
 from reranker.core.knob import dpp_theta
 
 TINY = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.6, 0.8]], dtype=np.float32)

@@ -51,7 +51,7 @@ def test_novelty_marks_known_labels_not_yet_on_the_page() -> None:
 def test_step_features_match_a_direct_recomputation(make_candidates: Make) -> None:
     """The per-step update (a closure specialised to the request) against a from-scratch
     computation of the similarity features and the DPP gain, with and without a window."""
-    from reranker.core.dpp import IncrementalCholesky
+    from reranker.core.cholesky import IncrementalCholesky
 
     c = make_candidates(60)
     assert c.embeddings is not None

@@ -1,8 +1,8 @@
 """The compiled fusion step: one implementation behind the fast loop, explanations and rollouts.
 
-The fast loop (``fusion_kernel.greedy``) and the step-by-step path (``SelectionState.select``
-from Python, used for explanations, training rollouts, label similarity and the sliding-window
-DPP) must give the same page with the same float32 scores, bit for bit.
+The fast loop (``fusion_kernel.greedy``) and the step-by-step path (``choose`` and
+``SelectionState.select`` from Python, used for explanations and training rollouts) must give
+the same page with the same float32 scores, bit for bit.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from reranker.core import (
     rerank,
     rollout_features,
 )
-from reranker.core.features import SelectionState
 from reranker.core.fusion_kernel import fused_scores, similarity_row
 from reranker.core.request import prepare
+from reranker.core.selection_state import SelectionState
 
 Make = Callable[..., Candidates]
 MakeUser = Callable[..., UserProfile]
@@ -78,19 +78,40 @@ def test_rollout_replays_the_fast_page_exactly(make_candidates: Make, make_user:
     assert checked >= 5
 
 
-def test_sliding_window_and_label_rows_take_the_python_path(make_candidates: Make) -> None:
+def test_sliding_window_and_label_rows_run_compiled_like_the_explained_path(
+    make_candidates: Make, make_user: MakeUser
+) -> None:
+    """The sliding-window DPP and label similarity run in the compiled loop too; the
+    step-by-step (explained) path gives the same page and scores, bit for bit."""
     c = make_candidates(50, seed=5)
-    window = prepare(c, 10, Knobs(diversity=0.8, strategy="fusion", dpp_window=3))
-    assert not SelectionState(window).fast
     labels_only = Candidates(
         c.ids, c.scores, None, c.categories, c.brands, c.category_names, c.brand_names
     )
-    assert not SelectionState(prepare(labels_only, 10, Knobs(diversity=0.8))).fast
-    assert SelectionState(prepare(c, 10, Knobs(diversity=0.8))).fast
-    # both still fill the page with distinct candidates
-    for cand, knobs in ((c, Knobs(diversity=0.8, dpp_window=3)), (labels_only, Knobs(0.8))):
-        order = rerank(cand, 10, knobs).order.tolist()
+    user = make_user(c, seed=6)
+    for cand, knobs in (
+        (c, Knobs(diversity=0.8, dpp_window=3)),
+        (c, Knobs(diversity=1.0, dpp_window=2, max_per_brand=2)),
+        (labels_only, Knobs(diversity=0.8)),
+        (labels_only, Knobs(diversity=0.6, dpp_window=4)),
+    ):
+        fast = rerank(cand, 10, knobs, user=user)
+        slow = rerank(cand, 10, replace(knobs, explain=True), user=user)
+        order = fast.order.tolist()
         assert len(order) == len(set(order)) == 10
+        assert slow.order.tolist() == order
+        np.testing.assert_array_equal(fast.scores, slow.scores)
+
+
+def test_selection_state_names_its_parameters(make_candidates: Make) -> None:
+    c = make_candidates(30, seed=2)
+    state = SelectionState(prepare(c, 10, Knobs(diversity=0.8, dpp_window=3)))
+    params = state.params[0]
+    assert params["window"] == 3 and params["dpp"] and params["track"]
+    assert not params["label_rows"]
+    for j in (4, 0, 9):
+        state.select(j)
+    assert state.size == 3 and params["members"] == 3
+    assert state.state._fields[-1] == "params"
 
 
 def test_similarity_row_matches_blas(make_candidates: Make) -> None:
