@@ -10,8 +10,8 @@ Policies kept here, at the edge, so the core stays pure:
   levels, brands with collapsed whitespace (profiles get the same treatment);
 - a candidate still lacking a vector after the look-up gets the (normalised) mean of the others:
   it then looks *typical*, so it is neither rewarded as novel nor punished as a duplicate;
-- a stored profile and inline history are combined with equal weight; the last
-  ``MAX_INLINE_INTERESTS`` history vectors (most recent last) become separate interests.
+- a stored profile and inline history are combined with equal weight; inline history becomes a
+  profile the way the evaluation builds one (``reranker.core.profile.history_profile``).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from reranker.app.schemas import RerankRequest
 from reranker.app.services.profiles import StoredProfile
 from reranker.app.services.vectors import ItemRecord
 from reranker.core.intent import detect_intent
+from reranker.core.profile import history_profile
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = [
     "DEFAULT_K",
-    "MAX_INLINE_INTERESTS",
     "brand_key",
     "category_key",
     "page_size",
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 DEFAULT_K = 10
-MAX_INLINE_INTERESTS = 50
 
 
 LABEL_KEY_CACHE = 65536  # labels repeat across requests: a window has a few dozen distinct ones
@@ -197,23 +196,18 @@ def _inline_part(
     vectors: Sequence[np.ndarray], labels: Sequence[ItemRecord], dim: int | None
 ) -> _Part | None:
     usable = [v for v in vectors if v.shape[0] == dim]  # no candidate vectors: no use
+    matrix = np.asarray(usable, dtype=np.float32).reshape(len(usable), dim or 0)
     categories = Counter(k for r in labels if (k := category_key(r.category)) is not None)
     brands = Counter(k for r in labels if (k := brand_key(r.brand)) is not None)
-    if not usable and not categories and not brands:
+    profile = history_profile(matrix, categories, brands)
+    if profile is None:
         return None
-    if usable:
-        matrix = _unit_rows(np.asarray(usable, dtype=np.float32))
-        matrix = matrix[np.linalg.norm(matrix, axis=1) > 0]
-    else:
-        matrix = np.zeros((0, dim or 0), dtype=np.float32)
-    centroid = _unit_rows(matrix.mean(axis=0)) if matrix.shape[0] else None
-    interests = matrix[-MAX_INLINE_INTERESTS:]
     return _Part(
-        interests=interests,
-        weights=np.full(interests.shape[0], 1.0 / max(interests.shape[0], 1), dtype=np.float32),
-        centroid=centroid,
-        categories=_shares(dict(categories), "category"),
-        brands=_shares(dict(brands), "brand"),
+        interests=profile.interests,
+        weights=profile.interest_weights,
+        centroid=profile.centroid,
+        categories=profile.category_affinity,
+        brands=profile.brand_affinity,
     )
 
 
