@@ -247,11 +247,10 @@ def main() -> None:
     parser.add_argument("--synthetic", action="store_true",
                         help="a throw-away random index instead of the Home Depot one")
     parser.add_argument("--dim", type=int, default=384, help="with --synthetic: vector size")
-    parser.add_argument("--alias", default="homedepot-eval",
+    parser.add_argument("--alias", default="homedepot-bench",
                         help="the real index (built from the Home Depot preset when missing)")
-    parser.add_argument("--mmr-alias", default=None,
-                        help="where native MMR runs (it reads vectors from _source; "
-                             "default: --alias)")
+    parser.add_argument("--mmr-alias", default="homedepot-eval",
+                        help="where native MMR runs (it reads vectors from _source)")
     parser.add_argument("--queries", type=int, default=0, help="measured queries per kind")
     args = parser.parse_args()
     if args.synthetic:

@@ -69,9 +69,10 @@ class CachedEncoder:
 
 def ensure_indexed(
     client: Any, catalog: Catalog, alias: str, settings: Settings, dataset: str,
-    force: bool = False, progress: bool = True,
+    force: bool = False, progress: bool = True, source_vectors: bool = True,
 ) -> str:  # fmt: skip
-    """The index serving ``alias``, (re)built when missing, of another size, or ``force``."""
+    """The index serving ``alias``, (re)built when missing, of another size, or ``force``.
+    ``source_vectors`` (default): vectors in ``_source`` too, for OpenSearch's native MMR."""
     current = serving_index(client, alias)
     if current is not None and not force:
         count = int(client.count(index=alias)["count"])
@@ -85,7 +86,7 @@ def ensure_indexed(
         progress=progress,
         source=f"{SOURCE_TAG}:{dataset}",
         keep=1,
-        source_vectors=True,  # the engine's native MMR baseline reads vectors from _source
+        source_vectors=source_vectors,
     )
     run_index(client, raw_items(catalog), opts)
     index = serving_index(client, alias)
