@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q $(WHEELS) $(TORCH)
-	$(VENV)/bin/pip install -q $(WHEELS) -e '.[dev]'
+	$(VENV)/bin/pip install -q $(WHEELS) -e '.[dev,distributed]'
 	@# The demo page test drives Debian's Chromium with Playwright (never a browser download).
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || echo "warning: install Debian's chromium for tests/integration/test_demo_page.py"
@@ -72,4 +72,4 @@ down:
 	-$(DIVRANK) engine down
 
 clean: down
-	rm -rf .engine/opensearch-* .engine/data .engine/logs plugin/target
+	rm -rf .engine/opensearch-* .engine/data .engine/logs .engine/node-* .engine/cluster.json plugin/target

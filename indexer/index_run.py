@@ -1,8 +1,15 @@
 """Catalog rows → validated items → embeddings → a new published version of the items alias.
 
-The order matters for safety: every check that can fail without the engine (field mapping,
-model, rejects over the threshold) runs before the new index is created, so a bad catalog never
-leaves anything behind.
+Streaming, so memory stays bounded whatever the catalog size: rows are read, validated,
+embedded and written in batches (``IndexOptions.stream_batch`` items); only the ids seen so
+far (duplicate check) grow with the catalog. PCA and the byte scale are fitted on the first
+``FIT_ROWS`` vectors. When those first batches already hold the whole catalog, every check
+that can fail without the engine (rejects over the threshold, no valid rows) runs before the
+new index is created; for a longer catalog the reject threshold is checked again before the
+swap, and a failure deletes the new version, so the alias never moves on a bad catalog.
+
+``--ray-address`` sends the embedding of each window of texts to a Ray Data job
+(:mod:`indexer.ray_embedding`); the cache, validation and the bulk writer stay here.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +30,21 @@ from indexer.embedding_cache import EmbeddingCache, embed_cached
 from indexer.embeddings import Embedder
 from indexer.engine_dialect import SearchClient, dialect_of
 from indexer.items import ItemDoc, validate_items
-from indexer.projection import byte_scale, fit_pca, to_bytes
+from indexer.projection import Projection, byte_scale, fit_pca, to_bytes
 from indexer.rejects import Reason, RejectLog, RejectSummary
 from indexer.versioned_load import LoadResult, load_versioned
 
-__all__ = ["IndexOptions", "IndexReport", "IndexRunError", "RejectsExceeded", "run_index"]
+__all__ = [
+    "FIT_ROWS",
+    "IndexOptions",
+    "IndexReport",
+    "IndexRunError",
+    "RejectsExceeded",
+    "run_index",
+]
+
+# Vectors that fit PCA and the byte scale (fit_pca samples at most this many anyway).
+FIT_ROWS = 20_000
 
 
 class IndexRunError(RuntimeError):
@@ -65,6 +82,11 @@ class IndexOptions:
     source: str = ""
     # vectors in _source too (OpenSearch's native MMR reads them there); None = engine default
     source_vectors: bool | None = None
+    shards: int = 1
+    replicas: int = 0
+    stream_batch: int = 1000  # items read, embedded and written together
+    ray_address: str | None = None  # embed on this Ray cluster (indexer.ray_embedding)
+    ray_workers: int = 2  # encoder actors
 
 
 @dataclass
@@ -88,27 +110,69 @@ def _check(rejects: RejectLog, total: int, limit: float) -> None:
         raise RejectsExceeded(summary, limit)
 
 
-def _embed(items: list[ItemDoc], opts: IndexOptions, embedder: Embedder) -> tuple[int, int, float]:
-    todo = [i for i, item in enumerate(items) if item.embedding is None]
-    if not todo:
-        return 0, 0, 0.0
-    texts = [items[i].text for i in todo]
-    cache = None
-    if opts.use_cache:
-        cache = EmbeddingCache(opts.cache_dir / "embeddings", embedder.key, embedder.dim)
-    started = time.perf_counter()
-    with tqdm(
-        total=len(texts), desc="embed", unit="items", disable=not opts.progress, mininterval=1.0
-    ) as bar:
-        vectors, hits = embed_cached(
-            texts, embedder.encode, cache, embedder.dim, on_progress=bar.update
-        )
-    seconds = time.perf_counter() - started
-    if cache is not None:
-        cache.close()
-    for i, vec in zip(todo, vectors, strict=True):
-        items[i].embedding = vec
-    return hits, len(texts) - hits, seconds
+@dataclass
+class _EmbedStats:
+    hits: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+
+class _Vectors:
+    """Gives each batch its vectors: the catalog's own, or embedded (cache first)."""
+
+    def __init__(self, opts: IndexOptions, embedder: Embedder | None, rejects: RejectLog) -> None:
+        self.opts, self.embedder, self.rejects = opts, embedder, rejects
+        self.dim: int | None = embedder.dim if embedder else None
+        self.stats = _EmbedStats()
+        self.cache: EmbeddingCache | None = None
+        self.encode: Callable[[Sequence[str]], np.ndarray] | None = None
+        self.chunk = 1024
+        if embedder is None:
+            return
+        if opts.use_cache:
+            self.cache = EmbeddingCache(opts.cache_dir / "embeddings", embedder.key, embedder.dim)
+        self.encode = embedder.encode
+        if opts.ray_address:
+            from indexer.ray_embedding import RayEncoder
+
+            ray = RayEncoder(opts.ray_address, opts.model, embedder.precision, opts.batch_size,
+                             opts.ray_workers, embedder.dim)
+            self.encode, self.chunk = ray.encode, max(opts.stream_batch, 1024)
+        self.bar = tqdm(desc="embed", unit="items", disable=not opts.progress, mininterval=1.0)
+
+    def __call__(self, batch: list[ItemDoc]) -> list[ItemDoc]:
+        if self.embedder is None:
+            kept, self.dim = _require_vectors(batch, self.rejects, self.dim)
+            return kept
+        todo = [item for item in batch if item.embedding is None]
+        if todo and self.encode is not None:
+            started = time.perf_counter()
+            vectors, hits = embed_cached(
+                [item.text for item in todo], self.encode, self.cache, self.embedder.dim,
+                chunk=self.chunk, on_progress=self.bar.update,
+            )  # fmt: skip
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.hits += hits
+            self.stats.embedded += len(todo) - hits
+            for item, vec in zip(todo, vectors, strict=True):
+                item.embedding = vec
+        return batch
+
+    def close(self) -> None:
+        if self.embedder is not None:
+            self.bar.close()
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _batches(items: Iterable[ItemDoc], size: int) -> Iterator[list[ItemDoc]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _matrix(batch: list[ItemDoc]) -> np.ndarray:
+    return np.vstack([item.embedding for item in batch if item.embedding is not None])
 
 
 def run_index(
@@ -129,60 +193,110 @@ def run_index(
             total += 1
             yield row
 
-    dim = embedder.dim if embedder else None
-    items = list(validate_items(counted(limited), rejects, dim=dim))
-    if embedder is None:
-        items, dim = _require_vectors(items, rejects)
-    if total == 0:
-        raise IndexRunError("the catalog has no rows")
-    _check(rejects, total, opts.max_reject_ratio)
-    if not items:
-        raise IndexRunError(f"no valid rows: {rejects.summary(total).describe()}")
+    vectors = _Vectors(opts, embedder, rejects)
+    try:
+        dim = embedder.dim if embedder else None
+        valid = validate_items(counted(limited), rejects, dim=dim)
+        batches = (b for b in map(vectors, _batches(valid, opts.stream_batch)) if b)
+        # The first batches fit the projection and fix the dimension; for a small catalog they
+        # are all of it, and every check runs before the engine is touched.
+        need = FIT_ROWS if opts.pca_dim or opts.storage == "byte" else 1
+        head: list[list[ItemDoc]] = []
+        while sum(map(len, head)) < need and (batch := next(batches, None)) is not None:
+            head.append(batch)
+        whole = not head or _exhausted(batches, head)
+        return _load(client, opts, say, on_created, rejects, vectors, head, batches,
+                     lambda: total, whole)
+    finally:
+        vectors.close()
+
+
+def _exhausted(batches: Iterator[list[ItemDoc]], head: list[list[ItemDoc]]) -> bool:
+    """Has the stream ended? (Pulls at most one more batch into ``head``.)"""
+    extra = next(batches, None)
+    if extra is None:
+        return True
+    head.append(extra)
+    return False
+
+
+def _load(
+    client: SearchClient,
+    opts: IndexOptions,
+    say: Callable[[str], None],
+    on_created: Callable[[str], None] | None,
+    rejects: RejectLog,
+    vectors: _Vectors,
+    head: list[list[ItemDoc]],
+    rest: Iterator[list[ItemDoc]],
+    total: Callable[[], int],
+    whole: bool,
+) -> IndexReport:
+    accepted = sum(map(len, head))
+    if whole:
+        if total() == 0:
+            raise IndexRunError("the catalog has no rows")
+        _check(rejects, total(), opts.max_reject_ratio)
+        if not accepted:
+            raise IndexRunError(f"no valid rows: {rejects.summary(total()).describe()}")
+        say(f"{accepted} valid items of {total()} rows")
+    dim = vectors.dim
     if dim is None:
         raise IndexRunError("no vectors: pass a model or an embedding column")
-    say(f"{len(items)} valid items of {total} rows")
-
-    hits = embedded = 0
-    embed_seconds = 0.0
-    if embedder is not None:
-        hits, embedded, embed_seconds = _embed(items, opts, embedder)
-        rate = f", {embedded / embed_seconds:.0f} items/s" if embedded and embed_seconds else ""
-        say(f"embedded {embedded} items ({hits} from cache{rate}) with {embedder.key}")
-    matrix = np.vstack([item.embedding for item in items if item.embedding is not None])
 
     meta: dict[str, Any] = {
         "kind": "items",
-        "model": opts.model if embedder else "precomputed",
-        "precision": embedder.precision if embedder else None,
+        "model": opts.model if vectors.embedder else "precomputed",
+        "precision": vectors.embedder.precision if vectors.embedder else None,
         "storage": opts.storage,
         "source": opts.source,
     }
+    fit = _matrix([item for batch in head for item in batch])
+    projection: Projection | None = None
     if opts.pca_dim:
-        projection = fit_pca(matrix, opts.pca_dim)
-        matrix = projection.apply(matrix)
+        projection = fit_pca(fit, opts.pca_dim)
+        fit = projection.apply(fit)
         dim = opts.pca_dim
         meta["pca"] = {"dim": dim, "explained_variance": projection.explained_variance}
         say(f"PCA to {dim} dims keeps {projection.explained_variance:.1%} of the variance")
-    else:
-        projection = None
+    scale = None
     if opts.storage == "byte":
-        scale = byte_scale(matrix)
-        matrix = to_bytes(matrix, scale)
+        scale = byte_scale(fit)
         meta["byte_scale"] = scale
+    del fit
 
     body = dialect_of(client).item_index_body(
         dim, meta, storage=opts.storage, m=opts.hnsw_m, ef_construction=opts.ef_construction,
         source_vectors=opts.source_vectors,
     )  # fmt: skip
+    body["settings"]["index"].update(
+        {"number_of_shards": opts.shards, "number_of_replicas": opts.replicas}
+    )
+    written_items = 0
 
     def docs() -> Iterator[tuple[str, dict[str, Any]]]:
-        for item, vec in zip(items, matrix, strict=True):
-            yield item.id, item.source(vec)
+        nonlocal written_items
+        for batch in itertools.chain(head, rest):
+            matrix = _matrix(batch)
+            if projection is not None:
+                matrix = projection.apply(matrix)
+            if scale is not None:
+                matrix = to_bytes(matrix, scale)
+            written_items += len(batch)
+            for item, vec in zip(batch, matrix, strict=True):
+                yield item.id, item.source(vec)
+        head.clear()  # the first batches are written: let them go
+
+    new_index: list[str] = []
 
     def check(engine_rejected: int) -> None:
-        _check(rejects, total, opts.max_reject_ratio)
+        _check(rejects, total(), opts.max_reject_ratio)
+        if opts.replicas and new_index:
+            # Swap only once every replica is allocated: losing a node must not lose documents.
+            _wait_replicas(client, new_index[0])
 
     def created(index: str) -> None:
+        new_index.append(index)
         # Saved before the swap: whoever queries the new version can project queries alike.
         if projection is not None:
             projection.save(opts.cache_dir / "projections" / index)
@@ -194,7 +308,7 @@ def run_index(
         opts.alias,
         body,
         docs(),
-        total=len(items),
+        total=accepted if whole else None,
         vector_field="embedding",
         rejects=rejects,
         keep=opts.keep,
@@ -204,21 +318,47 @@ def run_index(
         check_rejects=check,
         on_created=created,
     )
+    if not whole:
+        say(f"{written_items} valid items of {total()} rows")
+    stats = vectors.stats
+    if vectors.embedder is not None:
+        rate = ""
+        if stats.embedded and stats.seconds:
+            rate = f", {stats.embedded / stats.seconds:.0f} items/s"
+        say(f"embedded {stats.embedded} items ({stats.hits} from cache{rate}) "
+            f"with {vectors.embedder.key}")
     return IndexReport(
         load=load,
-        rejects=rejects.summary(total),
+        rejects=rejects.summary(total()),
         accepted=load.written,
         dim=dim,
-        cache_hits=hits,
-        embedded=embedded,
-        embed_seconds=embed_seconds,
+        cache_hits=stats.hits,
+        embedded=stats.embedded,
+        embed_seconds=stats.seconds,
     )
 
 
-def _require_vectors(items: list[ItemDoc], rejects: RejectLog) -> tuple[list[ItemDoc], int | None]:
-    """Without a model every row needs a vector, and the most common size is the right one."""
-    sizes = Counter(int(item.embedding.shape[0]) for item in items if item.embedding is not None)
-    dim = sizes.most_common(1)[0][0] if sizes else None
+def _wait_replicas(client: SearchClient, index: str, wait_s: int = 300) -> None:
+    """Block until ``index`` is green (every replica allocated), or fail: alias not moved."""
+    health = client.cluster.health(
+        index=index, params={"wait_for_status": "green", "timeout": f"{wait_s}s"},
+        request_timeout=wait_s + 30,
+    )  # fmt: skip
+    if health.get("timed_out") or health.get("status") != "green":
+        raise IndexRunError(
+            f"{index}: replicas not allocated within {wait_s}s (health {health.get('status')}); "
+            "fewer nodes than 1 + --replicas? alias not moved"
+        )
+
+
+def _require_vectors(
+    items: list[ItemDoc], rejects: RejectLog, dim: int | None
+) -> tuple[list[ItemDoc], int | None]:
+    """Without a model every row needs a vector; the size is the most common one in the first
+    batch that has vectors, and it holds for the rest of the catalog."""
+    if dim is None:
+        sizes = Counter(int(i.embedding.shape[0]) for i in items if i.embedding is not None)
+        dim = sizes.most_common(1)[0][0] if sizes else None
     kept = []
     for item in items:
         if item.embedding is None:

@@ -150,6 +150,13 @@ def free_port() -> Callable[[], int]:
 
 
 @pytest.fixture(scope="session")
+def start_sidecar() -> Callable[..., SidecarProc]:
+    """``start_sidecar(engine_url, port=, env=, workers=)``: a sidecar for an engine of the
+    test's own (e.g. a local cluster), not the shared one; the caller stops it."""
+    return _start_sidecar
+
+
+@pytest.fixture(scope="session")
 def launch_sidecar(engine: str) -> Callable[..., SidecarProc]:
     """Start a sidecar for ``engine``: ``launch_sidecar(port=, env=, workers=)``; the caller
     stops it (``.stop()``), so it can live in a fixture of any scope."""

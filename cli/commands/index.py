@@ -122,6 +122,22 @@ def index(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Bulk requests in flight.")] = 2,
     chunk_size: Annotated[int, typer.Option(min=1, help="Documents per bulk request.")] = 500,
+    shards: Annotated[int, typer.Option(min=1, help="Primary shards of the new version.")] = 1,
+    replicas: Annotated[
+        int, typer.Option(min=0, help="Replicas per shard (a cluster; the swap waits for them).")
+    ] = 0,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Embed on this Ray cluster (host:port; needs '.[distributed]')."),
+    ] = None,
+    ray_workers: Annotated[
+        int, typer.Option(min=1, help="Encoder actors on the Ray cluster.")
+    ] = 2,
+    stream_batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="Items read, embedded and written together "
+                     "(memory bound; default 1000, or 20000 with --ray-address)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     url: UrlOption = None,
@@ -185,6 +201,11 @@ def index(
             cache_dir=settings.cache_dir,
             progress=progress and sys.stderr.isatty(),
             source=source,
+            shards=shards,
+            replicas=replicas,
+            ray_address=ray_address,
+            ray_workers=ray_workers,
+            stream_batch=stream_batch or (20_000 if ray_address else 1000),
         )
         report = run_index(client, rows, opts, say=_say)
     except typer.Exit:

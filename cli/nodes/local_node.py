@@ -40,6 +40,7 @@ __all__ = [
     "Node",
     "NodeState",
     "Report",
+    "bindable",
     "cluster_health",
     "listening",
 ]
@@ -132,7 +133,8 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
+    """Could we listen on 127.0.0.1:``port`` right now?"""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -305,6 +307,10 @@ class LocalCluster:
                 f"{self.dialect.product} node {node.name} failed to start (exit "
                 f"{launcher.returncode}):\n{self._tail(self.setup_log)}"
             )
+        # OpenSearch's `-d` returns at once; the JVM writes its pid file early in bootstrap.
+        deadline = time.monotonic() + self.settings.engine_start_timeout_s
+        while node_process.read_pid(node.pid_file) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
         node_process.claim(node.pid_file, node.owner_file, str(self.home))
 
     @staticmethod
@@ -374,7 +380,7 @@ class LocalCluster:
                 f"cannot reuse it: `divrank engine clean`, or choose DIVRANK_ENGINE_HOME"
             )
         nodes = self.nodes(count)
-        taken = [p for n in nodes for p in (n.http_port, n.transport_port) if not _bindable(p)]
+        taken = [p for n in nodes for p in (n.http_port, n.transport_port) if not bindable(p)]
         if taken:
             raise NodeError(
                 f"port(s) {', '.join(map(str, taken))} on 127.0.0.1 are taken; choose "
