@@ -41,6 +41,7 @@ __all__ = [
     "run_step",
     "save_owner",
     "send",
+    "session_members",
     "stop_owned",
 ]
 
@@ -143,6 +144,22 @@ def identify(pid: int) -> Owned | None:
     if stat is None or stat[0] == "Z":
         return None
     return Owned(pid, int(stat[19]))
+
+
+def session_members(leader: Owned) -> list[Owned]:
+    """Live processes in the session ``leader`` created (``start_new_session``), itself
+    included: children that made process groups of their own are still found here. A session
+    id is not reused while a member lives, and each member started after the leader."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _stat(int(entry.name))
+        if stat is None or stat[0] == "Z" or int(stat[3]) != leader.pid:
+            continue
+        if int(stat[19]) >= leader.start:
+            members.append(Owned(int(entry.name), int(stat[19])))
+    return members
 
 
 def cmdline(pid: int) -> list[str]:
