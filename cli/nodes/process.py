@@ -1,8 +1,13 @@
-"""A local JVM search node as a process: unprivileged user, setup steps, pid, lock, health.
+"""A local JVM search node as a process: unprivileged user, setup steps, ownership, health.
 
 OpenSearch and Elasticsearch both refuse to run as root, daemonise with ``-d -p PIDFILE`` and
-answer ``/_cluster/health``; :mod:`cli.nodes.opensearch` and :mod:`cli.nodes.elasticsearch`
-share these pieces so their start/stop behaviour stays the same.
+answer ``/_cluster/health``; :mod:`cli.nodes.local_node` runs both with these pieces.
+
+Ownership: a pid file outlives its process (SIGKILL leaves it behind) and pids are recycled
+(``pid_max`` 32768 here), so "signal the pid in the file" can hit any process, another
+session's engine included. Every start therefore records (pid, start time) and every signal
+first checks that the live process still has both (:class:`Owned`); a group is signalled only
+through its live leader, and a session we created is found by its session id.
 """
 
 from __future__ import annotations
