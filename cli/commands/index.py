@@ -123,6 +123,14 @@ def index(
     threads: Annotated[int, typer.Option(min=1, help="Bulk requests in flight.")] = 2,
     chunk_size: Annotated[int, typer.Option(min=1, help="Documents per bulk request.")] = 500,
     shards: Annotated[int, typer.Option(min=1, help="Primary shards of the new version.")] = 1,
+    source_vectors: Annotated[
+        bool,
+        typer.Option(
+            "--source-vectors",
+            help="Keep vectors in _source too (OpenSearch's native MMR needs them; divrank "
+            "reads them from the vector values, so the default leaves them out).",
+        ),
+    ] = False,
     replicas: Annotated[
         int, typer.Option(min=0, help="Replicas per shard (a cluster; the swap waits for them).")
     ] = 0,
@@ -203,6 +211,7 @@ def index(
             source=source,
             shards=shards,
             replicas=replicas,
+            source_vectors=True if source_vectors else None,
             ray_address=ray_address,
             ray_workers=ray_workers,
             stream_batch=stream_batch or (20_000 if ray_address else 1000),

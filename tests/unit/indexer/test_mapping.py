@@ -1,0 +1,27 @@
+"""Where item vectors live: out of ``_source`` on OpenSearch unless asked, in it on Elasticsearch."""
+
+from __future__ import annotations
+
+from indexer.engine_dialect import ELASTICSEARCH, OPENSEARCH
+from indexer.mapping import item_index_body
+
+
+def test_opensearch_items_keep_vectors_out_of_source_by_default() -> None:
+    body = OPENSEARCH.item_index_body(8, {"kind": "items"})
+    assert body["mappings"]["_source"] == {"excludes": ["embedding"]}
+    assert body["mappings"]["properties"]["embedding"]["type"] == "knn_vector"
+
+
+def test_source_vectors_and_byte_storage_keep_them() -> None:
+    assert "_source" not in OPENSEARCH.item_index_body(8, {}, source_vectors=True)["mappings"]
+    # the plugin reads float vectors only: byte vectors must stay readable from _source
+    assert "_source" not in item_index_body(8, {}, storage="byte")["mappings"]
+
+
+def test_elasticsearch_keeps_vectors_in_source_for_the_hook() -> None:
+    body = ELASTICSEARCH.item_index_body(8, {})
+    assert "_source" not in body["mappings"]
+    assert body["settings"]["index"]["mapping.exclude_source_vectors"] is False
+    assert ELASTICSEARCH.item_index_body(8, {}, source_vectors=False)["settings"]["index"][
+        "mapping.exclude_source_vectors"
+    ] is True
