@@ -1,4 +1,4 @@
-"""Where item vectors live: out of ``_source`` on OpenSearch unless asked, in it on Elasticsearch."""
+"""Where item vectors live: out of ``_source`` on OpenSearch unless asked, kept on Elasticsearch."""
 
 from __future__ import annotations
 
