@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,7 +35,10 @@ class EmbeddingCache:
         self.path = directory / f"{key}-{dtype}.sqlite"
         self.dim = dim
         self.dtype = _DTYPES[dtype]
-        self._db = sqlite3.connect(self.path, timeout=30)
+        # The streaming indexer embeds inside the generator the bulk writer drains on its own
+        # thread, so the connection is shared across threads; the lock keeps calls one at a time.
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (k BLOB PRIMARY KEY, v BLOB NOT NULL)")
         self._db.commit()
@@ -45,9 +49,11 @@ class EmbeddingCache:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for k, blob in self._db.execute(
-                f"SELECT k, v FROM vectors WHERE k IN ({marks})", chunk
-            ):
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT k, v FROM vectors WHERE k IN ({marks})", chunk
+                ).fetchall()
+            for k, blob in rows:
                 if len(blob) == width:  # a vector of another width is stale: recompute
                     found[bytes(k)] = np.frombuffer(blob, dtype=self.dtype).astype(np.float32)
         return found
@@ -57,11 +63,13 @@ class EmbeddingCache:
             (k, np.asarray(v, dtype=self.dtype).tobytes())
             for k, v in zip(keys, vectors, strict=True)
         ]
-        self._db.executemany("INSERT OR REPLACE INTO vectors (k, v) VALUES (?, ?)", rows)
-        self._db.commit()
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO vectors (k, v) VALUES (?, ?)", rows)
+            self._db.commit()
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
