@@ -40,7 +40,7 @@ TIER_BRAND = np.float32(1000.0)
 TIER_DUPLICATE = np.float32(10000.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def label_pick(
     j: int,
     slots: npt.NDArray[np.intp],
@@ -109,7 +109,9 @@ class HomogeneityConstraints:
         exempt_brands: Collection[int] = (),
         exempt_categories: Collection[int] = (),
         duplicate_threshold: float | None = None,
+        slots: npt.NDArray[np.intp] | None = None,
     ) -> None:
+        """``slots``: an optional (2, n) buffer to keep the label slots in."""
         self.n = n
         self.k = k
         self.brand_cap = brand_cap
@@ -117,7 +119,8 @@ class HomogeneityConstraints:
         self.category_offset = n_brands + 1
         self.brand_free = n_brands
         self.category_free = self.category_offset + n_categories
-        slots = np.empty((2, n), dtype=np.intp)
+        if slots is None:
+            slots = np.empty((2, n), dtype=np.intp)
         slots[0] = _slots(brands, n_brands, n, exempt_brands)
         np.add(_slots(categories, n_categories, n, exempt_categories), n_brands + 1, out=slots[1])
         self.slots = slots

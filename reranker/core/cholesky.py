@@ -66,7 +66,7 @@ def drop_oldest(comps: FloatArray, t: int, members: Int64Array, d2: FloatArray) 
         d2[members[r]] = 0.0  # the members still in the window stay fully explained
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def cholesky_add(
     j: int,
     row: FloatArray,
@@ -90,8 +90,11 @@ def cholesky_add(
     scale = np.float32(1.0 / math.sqrt(np.float64(d2_j)))
     c_new = comps[t]
     if t:
-        # the projection on the members' rows by BLAS (gemv), as numpy would compute it
-        c_new[:] = np.dot(np.ascontiguousarray(comps[:t, j]), comps[:t])
+        c_new[:] = 0.0
+        for m in range(t):
+            a = comps[m, j]
+            for i in range(n):
+                c_new[i] += a * comps[m, i]
         for i in range(n):
             c_new[i] = (row[i] - c_new[i]) * scale
     else:

@@ -19,7 +19,7 @@ import numpy as np
 
 from reranker.core.caps import TIER_DUPLICATE
 from reranker.core.features import COLUMN, FEATURE_NAMES, STEP_FEATURES
-from reranker.core.fusion_kernel import choose, fused_scores, greedy
+from reranker.core.fusion_kernel import explained_step, greedy
 from reranker.core.request import Request
 from reranker.core.selection import GreedyResult, Trace
 from reranker.core.selection_state import SelectionState
@@ -66,18 +66,16 @@ def fusion_select(
     key = np.empty(request.n, dtype=np.float32)
     kernel = state.state
     if not explain:
-        greedy(k, w_key, w, fold, dedup, trace.order, trace.scores, key, kernel)
+        greedy(k, w_key, w, fold, dedup, trace.order, trace.scores, key, *kernel)
         return trace.result(), None
     values = np.zeros((k, len(FEATURE_NAMES)), dtype=np.float32)
     assert trace.parts is not None
     matrix = state.matrix
     fused = np.empty(request.n, dtype=np.float32)
+    j = -1
     for t in range(k):
-        j, score = choose(w_key, w, fold, dedup, key, kernel)
-        fused_scores(matrix, w, fused)
+        j, score = explained_step(j, w_key, w, fold, dedup, key, fused, *kernel)
         trace.pick(t, j, float(score), fused, cons, state.max_similarity)
         values[t] = matrix[j]
         trace.parts[t] = matrix[j] * w
-        if t + 1 < k:
-            state.select(j)
     return trace.result(), values

@@ -6,9 +6,9 @@ counts and penalties, the calibration refresh, the label gather, the score mat-v
 argmax). In numpy each costs a microsecond of dispatch for a fraction of that in arithmetic;
 here the whole selection runs in one native call that releases the GIL.
 
-A step is ``choose`` then ``advance``. ``greedy`` loops over them natively; explanations and
-training rollouts call the same two functions from Python one pick at a time, so a page, its
-explanation and the trainer's features agree bit for bit. Caps and tiers come from
+A step is ``choose`` then ``advance``. ``greedy`` loops over them natively; explanations
+(``explained_step``) and training rollouts run the same two functions one pick at a time, so a
+page, its explanation and the trainer's features agree bit for bit. Caps and tiers come from
 ``caps.label_pick``, the Cholesky update from ``cholesky.cholesky_add``, the calibration
 refresh from ``calibration.calibration_add``. No fast-math flags except in ``similarity.dot32``.
 
@@ -19,7 +19,9 @@ structured record (``PARAMS_DTYPE``), so the whole state crosses into native cod
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import struct
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,8 +38,11 @@ __all__ = [
     "KernelState",
     "advance",
     "choose",
+    "explained_step",
     "fused_scores",
     "greedy",
+    "make_params",
+    "select",
     "similarity_row",
 ]
 
@@ -80,6 +85,23 @@ PARAMS_DTYPE = np.dtype(
         ("category_scale", np.float32),
     ]
 )
+
+
+_PARAM_NAMES: tuple[str, ...] = PARAMS_DTYPE.names or ()
+_PARAM_VALUES = itemgetter(*_PARAM_NAMES)
+# the record's bytes: numpy packs structured dtypes without padding, little-endian here
+_PARAM_LAYOUT = struct.Struct(
+    "<" + "".join({"i8": "q", "b1": "?", "f4": "f"}[PARAMS_DTYPE[n].str[1:]] for n in _PARAM_NAMES)
+)
+
+
+def make_params(**values: object) -> npt.NDArray[np.void]:
+    """One ``PARAMS_DTYPE`` record from every field by name (a missing one is a KeyError).
+
+    Packed with ``struct`` rather than ``np.array``: a few times faster, and it runs per request.
+    """
+    packed = bytearray(_PARAM_LAYOUT.pack(*_PARAM_VALUES(values)))
+    return np.frombuffer(packed, dtype=PARAMS_DTYPE)
 
 
 class KernelState(NamedTuple):
@@ -144,33 +166,31 @@ def advance(j: int, state: KernelState) -> None:
     matrix = state.matrix
     table = state.table
     slots = state.slots
-    n = state.penalty.shape[0]
+    penalty = state.penalty
+    row = state.row
+    n = penalty.shape[0]
     size = p.size
     p.size = size + 1
+    brand_free = p.brand_free
+    category_free = p.category_free
     label_pick(
-        j,
-        slots,
-        state.counts,
-        p.brand_cap,
-        p.category_cap,
-        p.brand_free,
-        p.category_free,
-        state.penalty,
+        j, slots, state.counts, p.brand_cap, p.category_cap, brand_free, category_free, penalty
     )
     # pressure (count / cap, in the table's first part) and novelty per label
+    novelty = p.novelty
+    o1 = p.o1
     for label in range(2):
         slot = slots[label, j]
-        start = 0 if label == 0 else p.o1
-        free = p.brand_free if label == 0 else p.category_free
-        if p.novelty:
-            novelty = (p.o3 if label == 0 else p.o4) - start
+        start = 0 if label == 0 else o1
+        free = brand_free if label == 0 else category_free
+        if novelty:
+            at = (p.o3 if label == 0 else p.o4) - start
             if size == 0:  # the page is no longer empty: every known label is new
-                table[novelty + start : novelty + free] = 1.0
-            table[novelty + slot] = 0.0
+                table[at + start : at + free] = 1.0
+            table[at + slot] = 0.0
         if slot != free:
             table[slot] += p.brand_scale if label == 0 else p.category_scale
     if p.track:
-        row = state.row
         if p.label_rows:
             label_row(state.label_brands, state.label_categories, j, row)
         else:
@@ -199,12 +219,19 @@ def advance(j: int, state: KernelState) -> None:
             for i in range(n):
                 matrix[i, gain] = np.log(max(d2[i], floor))
     if p.calibration:
-        calibration_add(slots[2, j] - p.o2, state.cal_vec, state.cal_scalars, table[p.o2 : p.o3])
+        o2 = p.o2
+        calibration_add(slots[2, j] - o2, state.cal_vec, state.cal_scalars, table[o2 : p.o3])
     if p.gather:
         first = p.col_labels
         for r in range(5):
             for i in range(n):
                 matrix[i, first + r] = table[slots[r, i]]
+
+
+@njit(cache=True, nogil=True)
+def select(j: int, *arrays: Any) -> None:
+    """``advance`` from Python: ``arrays`` are the ``KernelState`` fields (``*state``)."""
+    advance(j, KernelState(*arrays))
 
 
 @njit(cache=True, nogil=True)
@@ -252,6 +279,28 @@ def choose(
 
 
 @njit(cache=True, nogil=True)
+def explained_step(
+    previous: int,
+    w_key: FloatArray,
+    w: FloatArray,
+    fold: bool,
+    dedup_threshold: float,
+    key: FloatArray,
+    fused: FloatArray,
+    *arrays: Any,
+) -> tuple[int, np.float32]:
+    """One pick for an explained page: ``advance`` past ``previous`` (< 0: none yet), then
+    ``choose``, and ``fused = matrix @ w`` (every candidate's score, for the explanation).
+    ``arrays``: the ``KernelState`` fields (see ``greedy``)."""
+    state = KernelState(*arrays)
+    if previous >= 0:
+        advance(previous, state)
+    j, score = choose(w_key, w, fold, dedup_threshold, key, state)
+    fused_scores(state.matrix, w, fused)
+    return j, score
+
+
+@njit(cache=True, nogil=True)
 def greedy(
     k: int,
     w_key: FloatArray,
@@ -261,9 +310,14 @@ def greedy(
     order: IntArray,
     scores: FloatArray,
     key: FloatArray,
-    state: KernelState,
+    *arrays: Any,
 ) -> None:
-    """The whole greedy fused selection of ``k`` items: ``choose`` and ``advance`` per pick."""
+    """The whole greedy fused selection of ``k`` items: ``choose`` and ``advance`` per pick.
+
+    ``arrays``: the ``KernelState`` fields, passed as ``*state`` (numba's dispatcher takes
+    plain arrays faster than a named tuple, and the named state is rebuilt here).
+    """
+    state = KernelState(*arrays)
     for t in range(k):
         j, score = choose(w_key, w, fold, dedup_threshold, key, state)
         order[t] = j

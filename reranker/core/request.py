@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from reranker.core import knob
 from reranker.core.caps import HomogeneityConstraints
@@ -130,8 +131,8 @@ class Request:
                 )
         return self._rows
 
-    def constraints(self) -> HomogeneityConstraints:
-        """A fresh constraint state for one greedy run."""
+    def constraints(self, slots: npt.NDArray[np.intp] | None = None) -> HomogeneityConstraints:
+        """A fresh constraint state for one greedy run (``slots``: see HomogeneityConstraints)."""
         c = self.candidates
         # near-duplicates need vectors: same brand and category is not "the same item".
         dup = self.duplicate_threshold if c.embeddings is not None else None
@@ -147,6 +148,7 @@ class Request:
             exempt_brands=self.exempt_brands,
             exempt_categories=self.exempt_categories,
             duplicate_threshold=dup,
+            slots=slots,
         )
 
 

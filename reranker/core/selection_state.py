@@ -25,7 +25,7 @@ from reranker.core.features import (
     STEP_FEATURES,
     static_features,
 )
-from reranker.core.fusion_kernel import PARAMS_DTYPE, KernelState, advance
+from reranker.core.fusion_kernel import KernelState, make_params, select
 from reranker.core.request import Request
 from reranker.core.similarity import EmbeddingRows, LabelRows
 from reranker.core.types import FloatArray
@@ -37,6 +37,7 @@ _GAIN_FLOOR = np.float32(np.exp(-DPP_GAIN_FLOOR))
 _NO_MIX: Mapping[str, float] = {}
 _NO_FLOATS = np.zeros(0, dtype=np.float32)
 _NO_CODES = np.zeros(0, dtype=np.int32)
+_NO_MEMBERS = np.zeros(0, dtype=np.int64)
 _NO_EMBEDDINGS = np.zeros((0, 0), dtype=np.float32)
 _NO_CAL_VEC = np.zeros((4, 0), dtype=np.float64)
 _NO_CAL_SCALARS = np.zeros(6, dtype=np.float64)
@@ -76,10 +77,10 @@ class SelectionState:
         o3 = o2 + ncal
         o4 = o3 + nb
         table = np.zeros(o4 + nc, dtype=np.float32)
-        self.constraints = cons = request.constraints()
-        # the pressure part of the table is laid out like the constraint counts
+        # rows 0 and 1 are the constraints' label slots: the pressure part of the table is
+        # laid out like their counts
         slots = np.empty((5, n), dtype=np.intp)
-        slots[:2] = cons.slots
+        self.constraints = cons = request.constraints(slots=slots[:2])
         calibration = None
         if calibrate:
             assert c.categories is not None
@@ -110,35 +111,38 @@ class SelectionState:
         dpp = "dpp_gain" in on
         window = request.knobs.dpp_window
         window = window if dpp and window is not None and window < request.k else 0
-        params = np.zeros(1, dtype=PARAMS_DTYPE)
-        p = params[0]
-        p["track"] = track
-        p["label_rows"] = label_rows
-        p["similarity_sum"] = "similarity_sum" in on
-        p["near_duplicate"] = dup_threshold is not None
-        p["dpp"] = dpp
-        p["window"] = window
-        p["calibration"] = calibrate
-        p["gather"] = (
-            "brand_pressure" in on or "category_pressure" in on or calibrate or novel
+        params = make_params(
+            size=0,
+            members=0,
+            track=track,
+            label_rows=label_rows,
+            similarity_sum="similarity_sum" in on,
+            near_duplicate=dup_threshold is not None,
+            dpp=dpp,
+            window=window,
+            calibration=calibrate,
+            gather="brand_pressure" in on or "category_pressure" in on or calibrate or novel,
+            novelty=novel,
+            o1=o1,
+            o2=o2,
+            o3=o3,
+            o4=o4,
+            brand_cap=cons.brand_cap or 0,
+            category_cap=cons.category_cap or 0,
+            brand_free=cons.brand_free,
+            category_free=cons.category_free,
+            col_redundancy=COLUMN["redundancy"],
+            col_similarity_sum=COLUMN["similarity_sum"],
+            col_dpp=COLUMN["dpp_gain"],
+            col_near_duplicate=COLUMN["near_duplicate"],
+            col_labels=_FIRST_LABEL,
+            duplicate_threshold=dup_threshold if dup_threshold is not None else 1.0,
+            gain_floor=_GAIN_FLOOR,
+            dpp_eps=DPP_EPS,
+            # pressure = count / cap, or / page size without a cap
+            brand_scale=1.0 / (cons.brand_cap or max(request.k, 1)),
+            category_scale=1.0 / (cons.category_cap or max(request.k, 1)),
         )
-        p["novelty"] = novel
-        p["o1"], p["o2"], p["o3"], p["o4"] = o1, o2, o3, o4
-        p["brand_cap"] = cons.brand_cap or 0
-        p["category_cap"] = cons.category_cap or 0
-        p["brand_free"] = cons.brand_free
-        p["category_free"] = cons.category_free
-        p["col_redundancy"] = COLUMN["redundancy"]
-        p["col_similarity_sum"] = COLUMN["similarity_sum"]
-        p["col_dpp"] = COLUMN["dpp_gain"]
-        p["col_near_duplicate"] = COLUMN["near_duplicate"]
-        p["col_labels"] = _FIRST_LABEL
-        p["duplicate_threshold"] = dup_threshold if dup_threshold is not None else 1.0
-        p["gain_floor"] = _GAIN_FLOOR
-        p["dpp_eps"] = DPP_EPS
-        # pressure = count / cap, or / page size without a cap
-        p["brand_scale"] = 1.0 / (cons.brand_cap or max(request.k, 1))
-        p["category_scale"] = 1.0 / (cons.category_cap or max(request.k, 1))
         self.params = params
         self.table = table
         self.state = KernelState(
@@ -153,9 +157,9 @@ class SelectionState:
             cal_vec=calibration.vec if calibration is not None else _NO_CAL_VEC,
             cal_scalars=calibration.scalars if calibration is not None else _NO_CAL_SCALARS,
             d2=np.ones(n, dtype=np.float32) if dpp else _NO_FLOATS,
-            comps=np.zeros((request.k, n), dtype=np.float32) if dpp else _NO_EMBEDDINGS,
-            members=np.zeros(request.k if window else 0, dtype=np.int64),
-            row=np.zeros(n, dtype=np.float32),
+            comps=np.empty((request.k, n), dtype=np.float32) if dpp else _NO_EMBEDDINGS,
+            members=np.zeros(request.k, dtype=np.int64) if window else _NO_MEMBERS,
+            row=np.empty(n, dtype=np.float32),  # written before it is read
             params=params,
         )
 
@@ -166,7 +170,7 @@ class SelectionState:
 
     def select(self, j: int) -> None:
         """Put candidate ``j`` on the page and update every feature."""
-        advance(j, self.state)
+        select(j, *self.state)
 
     @property
     def max_similarity(self) -> FloatArray | None:

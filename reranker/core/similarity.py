@@ -44,7 +44,7 @@ _BRAND_WEIGHT = np.float32(LABEL_BRAND_WEIGHT)
 _CATEGORY_WEIGHT = np.float32(LABEL_CATEGORY_WEIGHT)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def label_row(brands: IntArray, categories: IntArray, j: int, out: FloatArray) -> None:
     """``out[i]`` = 0.4·[same brand as j] + 0.4·[same category as j], ``out[j] = 1``.
 

@@ -7,6 +7,8 @@ shopper's request pays for that.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from reranker.core.registry import rerank
@@ -16,7 +18,9 @@ __all__ = ["warm_up"]
 
 
 def warm_up() -> None:
-    """Run each compiled path once on a tiny synthetic request (fast loop, step by step, window)."""
+    """Run each compiled path once on tiny synthetic requests: the fusion's fast loop, its
+    step-by-step (explained) path and sliding window, label similarity, and the cap and
+    Cholesky steps MMR and DPP call per pick."""
     rng = np.random.default_rng(0)
     n, dim = 12, 8
     emb = rng.normal(size=(n, dim)).astype(np.float32)
@@ -30,6 +34,7 @@ def warm_up() -> None:
         category_names=["a", "b", "c"],
         brand_names=["p", "q", "r", "s"],
     )
+    labels_only = replace(candidates, embeddings=None)
     user = UserProfile(
         interests=emb[:2].copy(),
         interest_weights=np.array([0.5, 0.5], dtype=np.float32),
@@ -41,5 +46,9 @@ def warm_up() -> None:
         Knobs(diversity=0.7),
         Knobs(diversity=0.7, explain=True),
         Knobs(diversity=0.7, dpp_window=2),
+        Knobs(diversity=0.7, strategy="mmr"),
+        Knobs(diversity=0.7, strategy="dpp"),
+        Knobs(diversity=0.7, strategy="dpp", dpp_window=2),
     ):
         rerank(candidates, 5, knobs, user=user)
+        rerank(labels_only, 5, knobs, user=user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reranker.core import Candidates, Knobs, rerank
+from reranker.core.caps import TIER_BRAND, TIER_CATEGORY, HomogeneityConstraints
 
 
 def _labelled(brands: list[int], categories: list[int] | None = None) -> Candidates:
@@ -77,3 +78,27 @@ def test_derived_caps_only_from_half_diversity() -> None:
     high = rerank(c, 10, Knobs(strategy="personalized", diversity=1.0)).order
     assert np.sum(np.array(brands)[low] == 0) == 8
     assert np.sum(np.array(brands)[high] == 0) == 6  # k=10: cap 3 + relaxed to fill
+
+
+def test_label_pick_counts_and_adds_a_tier_at_the_cap() -> None:
+    """The one cap rule (MMR and DPP call it per pick, the fusion's compiled step inline)."""
+    cons = HomogeneityConstraints(
+        6,
+        6,
+        brands=np.array([0, 0, 0, 1, -1, 2], dtype=np.int32),
+        categories=np.array([0, 1, 1, 1, 1, -1], dtype=np.int32),
+        n_brands=3,
+        n_categories=2,
+        brand_cap=2,
+        category_cap=2,
+        exempt_brands=(2,),
+    )
+    assert not cons.select(0)
+    assert cons.penalty.tolist() == [-np.inf, 0, 0, 0, 0, 0]
+    assert cons.select(1)  # brand 0 reaches its cap of 2: its last item is penalised
+    assert cons.penalty[2] == -TIER_BRAND
+    assert cons.violations(2, None) == ["brand_cap"]
+    assert cons.select(3) and cons.penalty[4] == -TIER_CATEGORY  # category 1: 2 items
+    assert cons.violations(4, None) == ["category_cap"]
+    assert not cons.select(5)  # an exempt brand and an unknown category are never counted
+    assert cons.counts[cons.brand_free] == 0 and cons.counts[cons.category_free] == 0

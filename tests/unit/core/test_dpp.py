@@ -157,8 +157,8 @@ def test_many_slides_keep_residuals_exact() -> None:
 
 @pytest.mark.parametrize("window", [None, 3])
 def test_inline_update_matches_incremental_cholesky(window: int | None) -> None:
-    """dpp_select updates the factorisation inline (no window) or through the class (window):
-    either way its log-gains at each pick are those of IncrementalCholesky, bit for bit."""
+    """With or without a window, dpp_select's log-gains at each pick are those of
+    IncrementalCholesky (the one Cholesky update, shared with the fusion), bit for bit."""
     emb, scores = _random(7, n=50, dim=24)
     rows = EmbeddingRows(emb)
     result = dpp_select(scores, rows, 12, 0.5, window=window, explain=True)
