@@ -13,10 +13,9 @@ DPP (Chen et al. 2018)  maximise θ·Σ quality + (1 - θ)·log det(S_Y), θ = 1
                         α = θ / (2(1 - θ)).
 near-duplicates         cosine above t(d) = 1 - (1 - threshold)·clip((d - 0.2) / 0.3, 0, 1) is
                         suppressed: nothing up to d = 0.2, then only exact copies, from d = 0.5
-                        (where the caps start) the threshold. Suppressing variants earlier cost
-                        relevance for little diversity on Home Depot (colour and size variants
-                        are judged relevant: at 97% NDCG, ILD +7% with it from d > 0 vs +12%
-                        without, validation split, BM25 candidates).
+                        (where the caps start) the threshold. Colour and size variants are
+                        judged relevant on Home Depot, so suppressing them earlier costs
+                        relevance for little diversity.
 caps (when not given)   none below d = 0.5; from there per brand max(2, ⌈k(1.5 - d)/2⌉) and
                         per category max(3, ⌈k(1.5 - d)/1.5⌉) (k = 10, d = 1: 3 and 4).
 fusion                  each weight is ``values + g(d)·diversity_slope`` with g(d) = d^1.5

@@ -98,15 +98,14 @@ class FusionWeights:
 
 
 # At d = 0 only relevance and personalisation count (every per-step feature weighs 0 there),
-# so without a user the engine order comes back exactly. The diversity slopes were tuned on the
-# Home Depot validation split with the near-duplicate ramp of knob.py (DEDUP_FROM 0.2, RAMP 0.3):
+# so without a user the engine order comes back exactly. The diversity slopes are tuned on the
+# Home Depot validation split with the near-duplicate ramp of knob.py, reproducible with
 #   divrank tune --mode direct --retrieval bm25,knn,hybrid --valid-limit 300 --trials 40 --seed 0
-# (engine running, so OpenSearch's native MMR is one of the baselines; best of 40 TPE trials,
-# mean frontier score 0.614 -> 0.645; values rounded to 3 decimals; mirrored in
-# reranker/models/homedepot-tuned.json). The MSD similarity sum carries most of the diversity,
-# label novelty, MMR redundancy, brand pressure and DPP gain refine it, and relevance keeps
-# 0.22 at d = 1 so the knob sweeps the whole useful range. Personalisation, calibration and
-# over-personalisation weights are the hand-set ones (Home Depot has no users to tune them on).
+# (rounded to 3 decimals; the same values as reranker/models/homedepot-tuned.json). The MSD
+# similarity sum carries most of the diversity; label novelty, MMR redundancy, brand pressure
+# and DPP gain refine it; relevance keeps 0.22 at d = 1 so the knob sweeps the whole useful
+# range. Personalisation, calibration and over-personalisation weights are set by hand: Home
+# Depot has no users to tune them on.
 DEFAULT_WEIGHTS = FusionWeights.from_mapping(
     {
         "relevance": 1.0,
