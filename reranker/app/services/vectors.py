@@ -10,6 +10,7 @@ they came from.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +25,8 @@ from reranker.app.services.cache import BoundedCache
 from reranker.app.services.opensearch import EngineConnection
 
 __all__ = ["EMBEDDING_FIELD", "ItemRecord", "VectorStore", "parse_item"]
+
+log = logging.getLogger(__name__)
 
 EMBEDDING_FIELD = "embedding"
 LABEL_FIELDS = ("category", "brand")
@@ -67,6 +70,9 @@ class VectorStore:
         self._clock = clock
         self._resolved: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
+        # False once the engine refuses the plugin's fetch extension (Elasticsearch, or an
+        # OpenSearch without the divrank plugin): items are then read from ``_source``.
+        self._fetch_ext = True
 
     def resolve(self, name: str) -> tuple[str, ...]:
         """Concrete indices behind ``name`` (itself when it is an index); () when absent."""
@@ -113,13 +119,24 @@ class VectorStore:
         return found
 
     def _by_ids(self, concrete: tuple[str, ...], ids: list[str]) -> dict[str, ItemRecord]:
-        hits = self._connection.call(
-            lambda client: search_by_ids(
-                client, ",".join(concrete), ids, EMBEDDING_FIELD, LABEL_FIELDS
-            )
-        )
+        hits = self._connection.call(lambda client: self._read(client, concrete, ids))
         records: dict[str, ItemRecord] = {}
         for hit in hits:
             if hit["_id"] not in records:
                 records[hit["_id"]] = parse_item(hit)
         return records
+
+    def _read(self, client: Any, concrete: tuple[str, ...], ids: list[str]) -> list[Any]:
+        from opensearchpy import RequestError
+
+        if self._fetch_ext:
+            try:
+                return search_by_ids(
+                    client, ",".join(concrete), ids, EMBEDDING_FIELD, LABEL_FIELDS
+                )
+            except RequestError:
+                log.info("the engine refuses ext.divrank_vectors: reading vectors from _source")
+                self._fetch_ext = False
+        docs = [{"_index": index, "_id": item_id} for item_id in ids for index in concrete]
+        answer = client.mget(body={"docs": docs}, _source_includes=[EMBEDDING_FIELD, *LABEL_FIELDS])
+        return [doc for doc in answer.get("docs", []) if doc.get("found")]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from opensearchpy import NotFoundError
+from opensearchpy import NotFoundError, RequestError
 
 from config.settings import Settings
 from reranker.app.services.cache import BoundedCache
@@ -235,3 +235,30 @@ def test_parse_item_prefers_the_plugins_binary_vector() -> None:
     np.testing.assert_array_equal(item.embedding, [0.5, -1.0])
     assert parse_item({"fields": {"_divrank_vector": ["not base64!"]}}).embedding is None
     assert parse_item({"fields": {"_divrank_vector": ["AAA="]}}).embedding is None  # 2 bytes
+
+
+class NoExtClient(FakeClient):
+    """An engine without the divrank plugin (Elasticsearch): the fetch extension is a 400."""
+
+    def search(self, index: str, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        self.search_calls.append(body["query"]["ids"]["values"])
+        raise RequestError(400, "parsing_exception", "unknown key [divrank_vectors] in ext")
+
+    def mget(self, body: dict[str, Any], index: str | None = None, **_: Any) -> dict[str, Any]:
+        docs = [
+            {"_id": d["_id"], "found": (d["_index"], d["_id"]) in self.docs,
+             "_source": self.docs.get((d["_index"], d["_id"]))}
+            for d in body["docs"]
+        ]  # fmt: skip
+        return {"docs": docs}
+
+
+def test_engine_without_the_fetch_extension_is_read_from_source() -> None:
+    docs = {("items-v1", f"i{i}"): _item([float(i), 1.0]) for i in range(3)}
+    client = NoExtClient(docs, {"items": ["items-v1"]})
+    store = VectorStore(FakeConnection(client), BoundedCache(100), alias_refresh_s=60.0)
+    first = store.fetch("items", ["i0", "nope"])
+    assert set(first) == {"i0"}
+    np.testing.assert_allclose(first["i0"].embedding, [0.0, 1.0])
+    assert set(store.fetch("items", ["i1", "i2"])) == {"i1", "i2"}
+    assert len(client.search_calls) == 1  # refused once, then straight to _source
