@@ -16,6 +16,8 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
+from reranker.contract import STRATEGIES
+
 __all__ = [
     "DEFAULT_PIPELINE_SETTING",
     "PipelineConfig",
@@ -30,7 +32,6 @@ __all__ = [
 ]
 
 DEFAULT_PIPELINE_SETTING = "index.search.default_pipeline"
-STRATEGIES = ("engine", "personalized", "mmr", "dpp", "fusion")
 
 
 class PipelineError(RuntimeError):

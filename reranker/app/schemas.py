@@ -31,9 +31,10 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from reranker.contract import MAX_HISTORY, STRATEGIES
+
 __all__ = [
     "FLOAT32_BYTES",
-    "MAX_HISTORY",
     "MAX_ID_LENGTH",
     "Base64Vector",
     "Candidate",
@@ -48,14 +49,13 @@ __all__ = [
     "User",
 ]
 
-MAX_HISTORY = 500  # inline history items or vectors per request
 MAX_ID_LENGTH = 512
 MAX_LABEL_LENGTH = 512
 MAX_QUERY_LENGTH = 2048
 # OpenSearch index and alias names: lowercase, no wildcards, commas or leading '_'/'-'/'+'.
 INDEX_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,254}$"
 
-StrategyName = Literal["engine", "personalized", "mmr", "dpp", "fusion"]
+StrategyName = Literal[STRATEGIES]  # type: ignore[valid-type]
 ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Label = Annotated[str, Field(max_length=MAX_LABEL_LENGTH)]
 Vector = list[float]

@@ -7,6 +7,7 @@ from ``STRATEGY_REGISTRY``. The trainer reads features through ``FEATURE_NAMES``
 ``history_profile`` turns a shopper's history into the ``UserProfile`` ranked with.
 """
 
+from reranker.contract import STRATEGIES
 from reranker.core.calibration import CalibrationState, kl_divergence
 from reranker.core.cholesky import IncrementalCholesky
 from reranker.core.dpp import dpp_select
@@ -21,7 +22,7 @@ from reranker.core.rollout import Rollout, rollout_features
 from reranker.core.selection import GreedyResult
 from reranker.core.selection_state import SelectionState
 from reranker.core.similarity import EmbeddingRows, LabelRows, SimilarityRows
-from reranker.core.types import STRATEGIES, Candidates, Knobs, Ranking, UserProfile
+from reranker.core.types import Candidates, Knobs, Ranking, UserProfile
 from reranker.core.weights import DEFAULT_WEIGHTS, FusionWeights
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 The sidecar, the evaluation harness and the trainer all call ``rerank``; a strategy is a
 function ``(Request, FusionWeights) -> Ranking`` registered in ``STRATEGY_REGISTRY`` under a
-name from ``types.STRATEGIES``:
+name from ``reranker.contract.STRATEGIES`` (the wire names):
 
 - ``engine``: the engine's order, untouched (the baseline);
 - ``personalized``: relevance + personalisation features (fusion weights, static part),
@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from reranker.contract import STRATEGIES
 from reranker.core import knob
 from reranker.core.dpp import dpp_select
 from reranker.core.explain import explain_engine, explain_greedy
@@ -28,7 +29,7 @@ from reranker.core.features import FEATURE_NAMES, STATIC_FEATURES, static_featur
 from reranker.core.fusion import fusion_select
 from reranker.core.mmr import mmr_select
 from reranker.core.request import Request, prepare
-from reranker.core.types import STRATEGIES, Candidates, FloatArray, Knobs, Ranking, UserProfile
+from reranker.core.types import Candidates, FloatArray, Knobs, Ranking, UserProfile
 from reranker.core.weights import DEFAULT_WEIGHTS, FusionWeights
 
 __all__ = ["STRATEGY_REGISTRY", "Strategy", "quality", "rerank"]

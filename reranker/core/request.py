@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from reranker.contract import STRATEGIES
 from reranker.core import knob
 from reranker.core.caps import HomogeneityConstraints
 from reranker.core.normalize import normalize_scores
 from reranker.core.similarity import EmbeddingRows, LabelRows, SimilarityRows
-from reranker.core.types import STRATEGIES, Candidates, FloatArray, IntArray, Knobs, UserProfile
+from reranker.core.types import Candidates, FloatArray, IntArray, Knobs, UserProfile
 
 __all__ = ["Request", "prepare", "validate_knobs"]
 

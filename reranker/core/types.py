@@ -16,7 +16,6 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 
-STRATEGIES = ("engine", "personalized", "mmr", "dpp", "fusion")
 
 
 @dataclass(frozen=True)

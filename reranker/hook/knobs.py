@@ -11,18 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reranker.contract import MAX_HISTORY, MAX_WINDOW, STRATEGIES
+
 __all__ = [
-    "MAX_HISTORY",
-    "MAX_WINDOW",
-    "STRATEGIES",
     "DivrankRequestError",
     "HookKnobs",
     "parse_ext",
 ]
 
-MAX_WINDOW = 1000
-MAX_HISTORY = 500
-STRATEGIES = ("engine", "personalized", "mmr", "dpp", "fusion")
 FIELDS = frozenset(
     {
         "user_id",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reranker.app.privacy import hash_user_id
-from reranker.core.types import STRATEGIES
+from reranker.contract import STRATEGIES
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
