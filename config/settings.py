@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     max_dimension: int = Field(4096, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     weights_path: Path | None = None
+    # bearer token for every route but /healthz, /readyz and /metrics; unset = no auth
     token: str | None = None
+    # the /demo page and its JSON calls (off in the Docker image)
+    demo: bool = True
     workers: int = Field(1, ge=1)
     # uvicorn's line per request; off by default: the sidecar logs its own per-rerank line (with
     # the user id hashed), and the access line costs about 0.1 ms a request
@@ -73,6 +76,16 @@ class Settings(BaseSettings):
     # --- demo (`make demo`, `divrank demo`, the sidecar's /demo page) -------------------------
     demo_alias: str = "icecat"  # items alias the demo indexes and searches
     demo_pipeline: str = "divrank"  # search pipeline the demo's divrank column goes through
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_blank(cls, value: str | None) -> str | None:
+        # An empty DIVRANK_TOKEN would silently switch authentication off.
+        if value is not None and not value.strip():
+            raise ValueError(
+                "DIVRANK_TOKEN is set but empty: give it a secret, or unset it to run without auth"
+            )
+        return value
 
 
 @lru_cache(maxsize=1)

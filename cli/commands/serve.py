@@ -46,9 +46,18 @@ def serve(
     ] = None,
 ) -> None:
     """Run the re-ranking sidecar (FastAPI on uvicorn): POST /v1/rerank, /healthz, /metrics."""
+    from pydantic import ValidationError
+
     from reranker.app import serving
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        print(f"divrank serve: bad configuration: {reasons}")
+        raise typer.Exit(2) from None
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers

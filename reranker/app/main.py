@@ -36,15 +36,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         state.close()
 
+    # With a token, the interactive docs are off too: every route but health and metrics is
+    # behind it, and Swagger's pages cannot send it.
+    docs = {} if not settings.token else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(
         title="divrank sidecar",
         description="Personalization and diversity re-ranking for search results (docs/api.md).",
         version=API_VERSION,
         lifespan=lifespan,
+        **docs,  # type: ignore[arg-type]
     )
     app.state.sidecar = state
     app.include_router(api_router)
-    app.include_router(demo.router)  # the demo page and its two JSON calls
+    if settings.demo:  # DIVRANK_DEMO=false (the Docker image) removes the demo routes
+        app.include_router(demo.router)  # the demo page and its two JSON calls
     app.include_router(search.router)  # POST /v1/search: off unless DIVRANK_SEARCH_PROXY_URL
     install_error_handlers(app)
     install_openapi(app)

@@ -111,3 +111,10 @@ def test_indexer_job_runs_real_cli_commands(compose: dict) -> None:
         for word in words[1:]:
             if word.startswith("--"):
                 assert word in options, f"`{step.strip()}`: unknown option {word}"
+
+
+def test_deployed_sidecar_has_no_demo_routes(compose: dict) -> None:
+    assert compose["services"]["sidecar"]["environment"]["DIVRANK_DEMO"] == "false"
+    dockerfile = (REPO_ROOT / "reranker" / "Dockerfile").read_text()
+    sidecar_stage = dockerfile.split("AS sidecar", 1)[1].split("FROM ", 1)[0]
+    assert "ENV DIVRANK_DEMO=false" in sidecar_stage

@@ -61,3 +61,43 @@ def test_token_is_never_logged(
         )
     assert caplog.records, "expected the request to be logged"
     assert kit.token not in caplog.text
+
+
+def test_demo_and_docs_need_the_token_too(token_client: httpx.Client, kit: Any) -> None:
+    for path in ("/demo", "/demo/users"):
+        assert token_client.get(path).status_code == 401, path
+    assert token_client.post("/demo/search", json={"query": "x"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {kit.token}"}
+    assert token_client.get("/demo/users", headers=bearer).status_code == 200
+    for path in ("/docs", "/openapi.json"):  # Swagger's pages cannot send the token: off
+        assert token_client.get(path, headers=bearer).status_code == 404, path
+    assert token_client.get("/readyz").status_code in (200, 503)  # open, whatever it says
+
+
+def test_demo_routes_can_be_removed() -> None:
+    from config.settings import Settings
+    from reranker.app.main import create_app
+
+    paths = set(create_app(Settings(sidecar_lookups=False, demo=False)).openapi()["paths"])
+    assert "/v1/rerank" in paths and not any(p.startswith("/demo") for p in paths)
+    shown = create_app(Settings(sidecar_lookups=False)).openapi()["paths"]
+    assert any(p.startswith("/demo") for p in shown)
+
+
+def test_empty_token_is_an_error_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from config.settings import Settings, get_settings
+
+    with pytest.raises(ValidationError, match="DIVRANK_TOKEN is set but empty"):
+        Settings(token="  ")
+    monkeypatch.setenv("DIVRANK_TOKEN", "")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "DIVRANK_TOKEN is set but empty" in result.output and "Traceback" not in result.output

@@ -21,9 +21,10 @@ CLOSED = "http://127.0.0.1:9"  # discard port: nothing listens
 
 @pytest.fixture(scope="module")
 def demo_http() -> Iterator[httpx.Client]:
+    # with a token the demo routes need it like every other route (test_auth_http)
     settings = Settings(opensearch_url=CLOSED, sidecar_lookups=False, token="secret")
     with embedded_sidecar(settings) as running, httpx.Client(
-        base_url=running.url, timeout=10.0
+        base_url=running.url, timeout=10.0, headers={"Authorization": "Bearer secret"}
     ) as http:
         yield http
 
@@ -42,9 +43,11 @@ def test_users_are_the_scripted_shoppers(demo_http: httpx.Client) -> None:
     assert all(u["label"] and u["story"] for u in resp.json()["users"])
 
 
-def test_demo_routes_need_no_token(demo_http: httpx.Client) -> None:
-    # Only /v1/* is guarded; the token is set in this app and /v1 does refuse.
-    assert demo_http.post("/v1/rerank", json={}).status_code == 401
+def test_demo_routes_need_the_token(demo_http: httpx.Client) -> None:
+    # the demo searches the engine with the sidecar's credentials: never without the token
+    anonymous = {"Authorization": ""}
+    assert demo_http.get("/demo/users", headers=anonymous).status_code == 401
+    assert demo_http.post("/demo/search", json={"query": "x"}, headers=anonymous).status_code == 401
     assert demo_http.get("/demo/users").status_code == 200
 
 

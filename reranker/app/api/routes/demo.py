@@ -16,14 +16,14 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reranker.app.api.deps import SettingsDep
+from reranker.app.api.deps import Authorized, SettingsDep
 from reranker.app.demo_search import DEMO_USERS, DemoError, compare, demo_client
 
 __all__ = ["DEMO_PAGE", "router"]
 
 DEMO_PAGE = Path(__file__).resolve().parents[3] / "static" / "demo.html"
 
-router = APIRouter(tags=["demo"])
+router = APIRouter(tags=["demo"], dependencies=[Authorized])
 
 
 class DemoSearch(BaseModel):
