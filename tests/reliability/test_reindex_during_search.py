@@ -1,6 +1,7 @@
 """Searches running while ``divrank index`` loads and swaps a new version never see an empty or
-partial index: every answer counts either the old total or the new one, and once a searcher has
-seen the new version it never sees the old one again."""
+partial index: every answer holds exactly the old version's ids or exactly the new one's, and
+once a searcher has seen the new version it never sees the old one again. Every searcher thread's
+failure (a non-200, a short page, an exception) is recorded and asserted."""
 
 from __future__ import annotations
 
@@ -63,26 +64,34 @@ def test_searches_during_a_swap_see_old_or_new_total(
     assert client.count(index=alias)["count"] == OLD
 
     stop = threading.Event()
-    seen: dict[int, list[int]] = {}
+    old_ids = frozenset(f"s1-{i}" for i in range(OLD))
+    new_ids = frozenset(f"s2-{i}" for i in range(NEW))
+    seen: dict[int, list[int]] = {}  # per searcher: OLD or NEW for each answer, in order
     errors: list[str] = []
 
     def searcher(slot: int) -> None:
-        totals = seen.setdefault(slot, [])
+        versions = seen.setdefault(slot, [])
         body = {"size": 200, "track_total_hits": True, "query": {"match_all": {}},
                 "_source": False}
-        with httpx.Client(base_url=engine, timeout=30) as http:
-            deadline = time.monotonic() + 60
-            while not stop.is_set() and time.monotonic() < deadline:
-                resp = http.post(f"/{alias}/_search", json=body)
-                if resp.status_code != 200:
-                    errors.append(f"{resp.status_code}: {resp.text[:300]}")
-                    continue
-                hits = resp.json()["hits"]
-                total = int(hits["total"]["value"])
-                if len(hits["hits"]) != total:
-                    errors.append(f"total {total} but {len(hits['hits'])} hits")
-                totals.append(total)
-                time.sleep(0.005)
+        try:
+            with httpx.Client(base_url=engine, timeout=30) as http:
+                deadline = time.monotonic() + 60
+                while not stop.is_set() and time.monotonic() < deadline:
+                    resp = http.post(f"/{alias}/_search", json=body)
+                    if resp.status_code != 200:
+                        errors.append(f"searcher {slot}: {resp.status_code}: {resp.text[:300]}")
+                        continue
+                    ids = frozenset(hit["_id"] for hit in resp.json()["hits"]["hits"])
+                    if ids == old_ids:
+                        versions.append(OLD)
+                    elif ids == new_ids:
+                        versions.append(NEW)
+                    else:
+                        errors.append(f"searcher {slot}: {len(ids)} ids, neither version: "
+                                      f"{sorted(ids ^ old_ids)[:3]} / {sorted(ids ^ new_ids)[:3]}")
+                    time.sleep(0.005)
+        except BaseException as exc:  # a thread's exception would otherwise be lost
+            errors.append(f"searcher {slot} raised {type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=searcher, args=(i,)) for i in range(3)]
     for t in threads:
@@ -103,11 +112,11 @@ def test_searches_during_a_swap_see_old_or_new_total(
     assert second.returncode == 0, second.stderr[-2000:]
     assert not errors, errors[:5]
     assert client.count(index=alias)["count"] == NEW
-    for slot, totals in seen.items():
-        assert set(totals) <= {OLD, NEW}, (slot, sorted(set(totals)))
-        assert OLD in totals and NEW in totals, (slot, totals[:3], totals[-3:])
-        switched = totals.index(NEW)
-        assert all(t == NEW for t in totals[switched:]), f"searcher {slot} went back to old"
-    assert sum(len(t) for t in seen.values()) >= 30
+    assert all(not t.is_alive() for t in threads), "a searcher did not stop"
+    for slot, versions in seen.items():
+        assert OLD in versions and NEW in versions, (slot, versions[:3], versions[-3:])
+        switched = versions.index(NEW)
+        assert all(v == NEW for v in versions[switched:]), f"searcher {slot} went back to old"
+    assert sum(len(v) for v in seen.values()) >= 30
     versions = list_versions(client, alias)
     assert [v.complete for v in versions] == [True, True]
