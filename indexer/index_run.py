@@ -103,8 +103,9 @@ class IndexReport:
 
 def _check(rejects: RejectLog, total: int, limit: float) -> None:
     summary = RejectSummary(
-        total=total, rejected=rejects.rejected, by_reason=dict(rejects.counts), path=rejects.path
-    )
+        total=total, rejected=rejects.rejected, by_reason=dict(rejects.counts), path=rejects.path,
+        first=rejects.first,
+    )  # fmt: skip
     if total and summary.ratio > limit:
         rejects.close()
         raise RejectsExceeded(summary, limit)

@@ -108,11 +108,13 @@ def run_profiles(
     stats = EventReadStats()
     events: list[Event] = list(read_events(opts.events, rejects, opts.fmt, stats))
     total = stats.events + rejects.rejected
-    summary = RejectSummary(total, rejects.rejected, dict(rejects.counts), opts.rejects_path)
+    summary = RejectSummary(
+        total, rejects.rejected, dict(rejects.counts), opts.rejects_path, rejects.first
+    )
     if total and summary.ratio > opts.max_reject_ratio:
         rejects.close()
         raise ProfileRunError(
-            f"{summary.describe()}: above --max-reject-ratio "
+            f"{opts.events}: {summary.describe()}: above --max-reject-ratio "
             f"{opts.max_reject_ratio:.1%}; alias not moved"
         )
     if not events:

@@ -35,6 +35,7 @@ class RejectSummary:
     rejected: int
     by_reason: dict[str, int]
     path: Path | None
+    first: str | None = None  # where the first rejected row is and what is wrong with it
 
     @property
     def ratio(self) -> float:
@@ -45,7 +46,11 @@ class RejectSummary:
             return f"{self.total} rows, no rejects"
         parts = ", ".join(f"{reason}={n}" for reason, n in sorted(self.by_reason.items()))
         where = f" (see {self.path})" if self.path else ""
-        return f"{self.rejected} of {self.total} rows rejected ({self.ratio:.1%}): {parts}{where}"
+        first = f"; first: {self.first}" if self.first else ""
+        return (
+            f"{self.rejected} of {self.total} rows rejected ({self.ratio:.1%}): {parts}{where}"
+            f"{first}"
+        )
 
 
 @dataclass
@@ -54,6 +59,7 @@ class RejectLog:
 
     path: Path | None
     counts: Counter[str] = field(default_factory=Counter)
+    first: str | None = None  # "line N (reason): detail" of the first reject
     _fh: IO[str] | None = None
 
     def __post_init__(self) -> None:
@@ -64,6 +70,9 @@ class RejectLog:
 
     def add(self, line: int | None, item_id: Any, reason: Reason, detail: str) -> None:
         self.counts[reason.value] += 1
+        if self.first is None:
+            where = f"line {line}" if line is not None else "a row"
+            self.first = f"{where} ({reason.value}): {detail}"
         if self.path is None:
             return
         if self._fh is None:
@@ -93,4 +102,5 @@ class RejectLog:
             rejected=self.rejected,
             by_reason=dict(self.counts),
             path=self.path if self.rejected else None,
+            first=self.first,
         )

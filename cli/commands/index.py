@@ -220,7 +220,8 @@ def index(
     except typer.Exit:
         raise
     except RejectsExceeded as exc:
-        raise _fail(str(exc), EXIT_REJECTS) from None
+        source = str(input) if input is not None else f"--preset {preset}"
+        raise _fail(f"{source}: {exc}", EXIT_REJECTS) from None
     except (CatalogError, IndexRunError, EmbeddingError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # engine errors mid-run: one line, no traceback
