@@ -6,6 +6,7 @@ client: Elasticsearch and OpenSearch both answer ``POST /{index}/_search`` with 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +41,11 @@ class EngineHttpClient:
     def search(self, *, index: str, body: dict[str, Any]) -> dict[str, Any]:
         target = f"{self.url}/{quote(index, safe=',*')}/_search"
         try:
-            response = self._http.post(target, content=orjson.dumps(body))
+            content = orjson.dumps(body)
+        except TypeError:  # integers beyond 64 bits: valid JSON, the engine judges them
+            content = json.dumps(body).encode()
+        try:
+            response = self._http.post(target, content=content)
         except httpx.HTTPError as exc:
             raise EngineHttpError(None, f"engine at {self.url} unreachable: {exc}") from exc
         try:

@@ -48,9 +48,10 @@ def fuzzed_sidecar(
     503 ("index the catalog first"), which is not what this fuzzing is about.
     """
     name = f"{catalog.prefix}-demo-pipe"
-    side = launch_sidecar(
-        env={"DIVRANK_DEMO_ALIAS": catalog.index, "DIVRANK_DEMO_PIPELINE": name}
-    )
+    side = launch_sidecar(env={
+        "DIVRANK_DEMO_ALIAS": catalog.index, "DIVRANK_DEMO_PIPELINE": name,
+        "DIVRANK_SEARCH_PROXY_URL": engine,  # /v1/search on, so it is fuzzed for real
+    })  # fmt: skip
     client = OpenSearch(engine)
     pipeline.install(client, pipeline.PipelineConfig(name=name, sidecar_url=side.url))
     try:
@@ -66,17 +67,47 @@ def sidecar_schema(fuzzed_sidecar: str) -> Any:
 
 
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
-# (method, path, mode, examples). The GET routes take no input: nothing negative to generate.
+
+
+def _documented_operations() -> list[tuple[str, str, bool]]:
+    """(method, path, takes input) of every operation in the sidecar's OpenAPI document, built
+    in process with every optional route on; the served document is checked to match."""
+    from config.settings import Settings
+    from reranker.app.main import create_app
+
+    app_ = create_app(Settings(sidecar_lookups=False, search_proxy_url="http://127.0.0.1:9"))
+    return sorted(
+        (method.upper(), path, bool(spec.get("requestBody") or spec.get("parameters")))
+        for path, item in app_.openapi()["paths"].items()
+        for method, spec in item.items()
+    )
+
+
+DOCUMENTED = _documented_operations()
+# /v1/rerank is the hot path: 120 valid + 100 invalid cases; other inputs 25 + 25; routes
+# without input 3 (there is nothing negative to generate for them).
 OPERATIONS = [
-    ("POST", "/v1/rerank", POSITIVE, 80),
-    ("POST", "/v1/rerank", NEGATIVE, 80),
-    ("POST", "/demo/search", POSITIVE, 25),
-    ("POST", "/demo/search", NEGATIVE, 25),
-    ("GET", "/demo/users", POSITIVE, 3),
-    ("GET", "/healthz", POSITIVE, 3),
-    ("GET", "/readyz", POSITIVE, 3),
-    ("GET", "/metrics", POSITIVE, 3),
+    (method, path, mode, (120 if mode is POSITIVE else 100) if path == "/v1/rerank" else
+     (25 if takes_input else 3))
+    for method, path, takes_input in DOCUMENTED
+    for mode in ((POSITIVE, NEGATIVE) if takes_input else (POSITIVE,))
+]  # fmt: skip
+# Suppressed one by one, each for a reason:
+SUPPRESSED = [
+    # every example is a real HTTP call, many through the engine: slow by nature
+    HealthCheck.too_slow,
+    # negative generation discards cases that happen to stay schema-valid
+    HealthCheck.filter_too_much,
 ]
+
+
+def test_every_documented_operation_is_fuzzed(sidecar_schema: Any) -> None:
+    served = sorted(
+        (op.method.upper(), op.path) for op in (r.ok() for r in sidecar_schema.get_all_operations())
+    )
+    assert served == [(m, p) for m, p, _ in DOCUMENTED]
+    assert ("POST", "/v1/search") in served
+    assert sum(n for _, p, _, n in OPERATIONS if p == "/v1/rerank") >= 200
 
 
 @pytest.mark.parametrize(("method", "path", "mode", "examples"), OPERATIONS,
@@ -90,7 +121,7 @@ def test_sidecar_api_never_answers_5xx(
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+              suppress_health_check=SUPPRESSED, phases=[Phase.generate, Phase.shrink])
     def check(case: Any) -> None:
         response = case.call(timeout=30)
         seen.append(response.status_code)
@@ -102,8 +133,9 @@ def test_sidecar_api_never_answers_5xx(
     assert seen, "no request was generated"
     if mode is NEGATIVE:
         # Not every negative case is refused: unknown top-level and candidate fields are
-        # ignored by design (docs/api.md); most are, with a 4xx.
-        assert sum(400 <= status < 500 for status in seen) > len(seen) // 2, sorted(seen)
+        # ignored by design (docs/api.md) and pydantic's lax mode reads "5" as 5; a large
+        # share is, with a 4xx.
+        assert sum(400 <= status < 500 for status in seen) >= len(seen) // 3, sorted(seen)
 
 
 # --- hostile ext.divrank through the engine ---------------------------------------------------
