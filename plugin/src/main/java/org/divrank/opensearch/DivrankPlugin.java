@@ -45,9 +45,11 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
     private final DivrankStats stats = new DivrankStats();
     private final SidecarConnections connections = new SidecarConnections();
     private volatile String token;
+    private final SidecarPolicy policy;
 
     public DivrankPlugin(Settings settings) {
         this.token = readToken(settings);
+        this.policy = SidecarPolicy.of(settings);
     }
 
     private static String readToken(Settings settings) {
@@ -62,7 +64,7 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
 
     @Override
     public List<Setting<?>> getSettings() {
-        return List.of(TOKEN_SETTING);
+        return List.of(TOKEN_SETTING, SidecarPolicy.ALLOWED_HOSTS, SidecarPolicy.MAX_REPLY_BYTES);
     }
 
     @Override
@@ -80,7 +82,7 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
         Supplier<String> tokenSupplier = () -> token;
         return Map.of(
             DivrankResponseProcessor.TYPE,
-            new DivrankResponseProcessor.Factory(connections::forConnectTimeout, tokenSupplier, stats, parameters.threadContext)
+            new DivrankResponseProcessor.Factory(connections::forConnectTimeout, tokenSupplier, stats, parameters.threadContext, policy)
         );
     }
 

@@ -405,18 +405,27 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         private final Supplier<String> token;
         private final DivrankStats stats;
         private final ThreadContext threadContext;
+        private final SidecarPolicy policy;
 
         /**
          * @param clients       shared HTTP client per connect timeout
          * @param token         bearer token from the keystore, may supply {@code null}
          * @param stats         node-local counters
          * @param threadContext node thread context, restored on the HTTP client's threads ({@code null} in unit tests)
+         * @param policy        node-level sidecar host allow-list and reply cap
          */
-        public Factory(IntFunction<HttpClient> clients, Supplier<String> token, DivrankStats stats, ThreadContext threadContext) {
+        public Factory(
+            IntFunction<HttpClient> clients,
+            Supplier<String> token,
+            DivrankStats stats,
+            ThreadContext threadContext,
+            SidecarPolicy policy
+        ) {
             this.clients = clients;
             this.token = token;
             this.stats = stats;
             this.threadContext = threadContext;
+            this.policy = policy;
         }
 
         @Override
@@ -430,6 +439,16 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         ) {
             String url = ConfigurationUtils.readStringProperty(TYPE, tag, config, SIDECAR_URL, DEFAULT_SIDECAR_URL);
             URI base = sidecarUri(tag, url);
+            if (!policy.allows(base.getHost())) {
+                // refused before any connection: the token and the hits never go there
+                throw ConfigurationUtils.newConfigurationException(
+                    TYPE,
+                    tag,
+                    SIDECAR_URL,
+                    "host [" + base.getHost() + "] is not in the node setting divrank.sidecar.allowed_hosts "
+                        + policy.allowedHosts().stream().sorted().toList() + "; an operator adds it in opensearch.yml"
+                );
+            }
             int connectMs = timeout(tag, config, CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_MS);
             int readMs = timeout(tag, config, READ_TIMEOUT_MS, DEFAULT_READ_MS);
             CandidateFields fields = new CandidateFields(
@@ -458,7 +477,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 );
             }
             boolean failOpen = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, FAIL_OPEN, true);
-            SidecarClient client = new SidecarClient(clients.apply(connectMs), base, connectMs, readMs, token);
+            SidecarClient client = new SidecarClient(clients.apply(connectMs), base, connectMs, readMs, token, policy.maxReplyBytes());
             return new DivrankResponseProcessor(
                 tag,
                 description,

@@ -32,6 +32,7 @@ public final class SidecarClient {
     private final Duration readTimeout;
     private final long deadlineMs;
     private final Supplier<String> token;
+    private final int maxReplyBytes;
 
     /**
      * @param http        shared client (it carries the connect timeout)
@@ -39,14 +40,16 @@ public final class SidecarClient {
      * @param connectMs   connect timeout, counted into the hard deadline
      * @param readMs      time allowed for the answer once connected
      * @param token       bearer token supplier (keystore), {@code null}/blank = no header
+     * @param maxReplyBytes largest reply read ({@code divrank.sidecar.max_reply_bytes})
      */
-    public SidecarClient(HttpClient http, URI baseUrl, int connectMs, int readMs, Supplier<String> token) {
+    public SidecarClient(HttpClient http, URI baseUrl, int connectMs, int readMs, Supplier<String> token, int maxReplyBytes) {
         this.http = http;
         String base = baseUrl.toString();
         this.endpoint = URI.create((base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + RERANK_PATH);
         this.readTimeout = Duration.ofMillis(readMs);
         this.deadlineMs = (long) connectMs + readMs;
         this.token = token;
+        this.maxReplyBytes = maxReplyBytes;
     }
 
     /** A client with its own connection pool; for tests and single-processor use. */
@@ -84,7 +87,7 @@ public final class SidecarClient {
         CompletableFuture<HttpResponse<byte[]>> sent;
         try {
             // Socket connects are checked against plugin-security.policy by the Java agent.
-            sent = AccessController.doPrivileged(() -> http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray()));
+            sent = AccessController.doPrivileged(() -> http.sendAsync(request, CappedBody.handler(maxReplyBytes)));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(new SidecarFailure("sidecar_unreachable", "could not send to " + endpoint, e));
         }
@@ -108,6 +111,11 @@ public final class SidecarClient {
     }
 
     private SidecarFailure classify(Throwable error) {
+        for (Throwable c = error; c != null; c = c.getCause()) {
+            if (c instanceof SidecarFailure failure) {
+                return failure; // e.g. sidecar_reply_too_large from the capped body
+            }
+        }
         Throwable cause = error;
         while (cause instanceof CompletionException && cause.getCause() != null) {
             cause = cause.getCause();

@@ -55,6 +55,7 @@ class DivrankResponseProcessorTests {
     private StubSidecar stub;
     private DivrankStats stats;
     private String token;
+    private org.opensearch.common.settings.Settings nodeSettings = org.opensearch.common.settings.Settings.EMPTY;
 
     @BeforeEach
     void start() throws Exception {
@@ -80,7 +81,8 @@ class DivrankResponseProcessorTests {
             SidecarClient::newHttpClient,
             () -> token,
             stats,
-            null
+            null,
+            SidecarPolicy.of(nodeSettings)
         );
         return factory.create(Map.of(), "divrank-test", null, false, config, null);
     }
@@ -577,5 +579,93 @@ class DivrankResponseProcessorTests {
         }
         OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of("sidecar_url", "http://user:pw@host:1")));
         assertFalse(e.getMessage().contains("pw"), "credentials must not be echoed: " + e.getMessage());
+    }
+
+    // ---- node policy and transport faults ----------------------------------------------------
+
+    @Test
+    void hostsOutsideTheAllowListAreRefusedAtCreation() throws Exception {
+        for (String url : List.of("http://example.com:8600", "http://203.0.113.7:8600", "https://sidecar.internal")) {
+            OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of("sidecar_url", url)), url);
+            assertTrue(e.getMessage().contains("divrank.sidecar.allowed_hosts"), e.getMessage());
+            assertTrue(e.getMessage().contains("sidecar_url"), e.getMessage());
+        }
+        assertEquals(0, stub.calls.get());
+        processor(Map.of("sidecar_url", "http://[::1]:8600"));  // loopback by default, IPv6 too
+        processor(Map.of("sidecar_url", "http://LOCALHOST:8600"));
+        nodeSettings = org.opensearch.common.settings.Settings.builder()
+            .putList("divrank.sidecar.allowed_hosts", "sidecar.internal")
+            .build();
+        processor(Map.of("sidecar_url", "https://sidecar.internal"));  // the operator widened it
+        assertThrows(OpenSearchException.class, () -> processor(Map.of()));  // and 127.0.0.1 is off now
+    }
+
+    @Test
+    void oversizedReplyFailsOpen() throws Exception {
+        nodeSettings = org.opensearch.common.settings.Settings.builder().put("divrank.sidecar.max_reply_bytes", 2048).build();
+        stub.script(body -> new StubSidecar.Reply(200, "{\"ids\":[\"d1\"],\"pad\":\"" + "x".repeat(10_000) + "\"}", 0));
+        assertDegraded(run(processor(Map.of()), new SearchSourceBuilder().size(5), 20), "sidecar_reply_too_large", 5);
+        stub.script(StubSidecar::reverse);  // under the cap: applied as usual
+        SearchResponse out = run(processor(Map.of()), new SearchSourceBuilder().size(5), 20).response;
+        assertTrue(ext(out).applied());
+    }
+
+    @Test
+    void connectTimeoutFailsOpen() throws Exception {
+        // A listener that never accepts, its backlog filled: the next SYN is dropped, so the
+        // connect hangs until the processor's connect timeout.
+        try (ServerSocket full = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> queued = new ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) {
+                    java.net.Socket s = new java.net.Socket();
+                    try {
+                        s.connect(new java.net.InetSocketAddress("127.0.0.1", full.getLocalPort()), 100);
+                        queued.add(s);
+                    } catch (java.io.IOException e) {
+                        s.close();
+                        break;
+                    }
+                }
+                Run run = run(
+                    processor(Map.of("sidecar_url", "http://127.0.0.1:" + full.getLocalPort(), "connect_timeout_ms", 150)),
+                    new SearchSourceBuilder().size(10),
+                    50
+                );
+                assertDegraded(run, "sidecar_connect_timeout", 10);
+            } finally {
+                for (java.net.Socket s : queued) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void connectionResetMidReplyFailsOpen() throws Exception {
+        try (RawSidecar raw = new RawSidecar((socket, out) -> {
+            out.write(RawSidecar.ascii("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"ids\":[\"d1\","));
+            out.flush();
+            socket.setSoLinger(true, 0);  // close with RST, mid-body
+        })) {
+            Run run = run(processor(Map.of("sidecar_url", raw.url().toString())), new SearchSourceBuilder().size(10), 50);
+            assertDegraded(run, "sidecar_io_error", 10);
+        }
+    }
+
+    @Test
+    void slowTrickleReplyFailsOpenAtTheDeadline() throws Exception {
+        try (RawSidecar raw = new RawSidecar((socket, out) -> {
+            out.write(RawSidecar.ascii("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n"));
+            for (int i = 0; i < 100; i++) {  // a byte every 50 ms: never done within 200 + 300 ms
+                out.write('[');
+                out.flush();
+                Thread.sleep(50);
+            }
+        })) {
+            Run run = run(processor(Map.of("sidecar_url", raw.url().toString())), new SearchSourceBuilder().size(10), 50);
+            assertDegraded(run, "sidecar_timeout", 10);
+            assertTrue(run.elapsedMs < 2000, "took " + run.elapsedMs + " ms with a 200+300 ms budget");
+        }
     }
 }
