@@ -43,7 +43,8 @@ class PipelineConfig:
     """Processor settings; each maps to one key of the plugin's processor config."""
 
     name: str = "divrank"
-    sidecar_url: str = "http://127.0.0.1:8600"
+    # one URL, or several (the plugin spreads requests over them and skips dead ones)
+    sidecar_url: str | tuple[str, ...] = "http://127.0.0.1:8600"
     connect_timeout_ms: int = 200
     read_timeout_ms: int = 1000
     window_size: int = 100
@@ -60,8 +61,12 @@ class PipelineConfig:
         # The plugin validates too (400 at creation); failing here names the CLI option.
         if not self.name or self.name.startswith(("_", "-")) or "," in self.name:
             raise ValueError(f"pipeline name {self.name!r} is not a valid name")
-        if not self.sidecar_url.startswith(("http://", "https://")):
-            raise ValueError(f"sidecar_url {self.sidecar_url!r} must start with http:// or https://")
+        urls = (self.sidecar_url,) if isinstance(self.sidecar_url, str) else self.sidecar_url
+        if not 1 <= len(urls) <= 16:
+            raise ValueError(f"give 1 to 16 sidecar URLs, got {len(urls)}")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"sidecar_url {url!r} must start with http:// or https://")
         for key in ("connect_timeout_ms", "read_timeout_ms"):
             value = getattr(self, key)
             if not 1 <= value <= 60_000:
@@ -79,6 +84,9 @@ class PipelineConfig:
 def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     """The ``PUT _search/pipeline/<name>`` body for ``config``."""
     response = {k: v for k, v in asdict(config).items() if k not in ("name", "window_size")}
+    if not isinstance(config.sidecar_url, str):
+        urls = list(config.sidecar_url)
+        response["sidecar_url"] = urls[0] if len(urls) == 1 else urls
     window: dict[str, Any] = {"window_size": config.window_size}
     if not config.send_embeddings:
         # The sidecar looks vectors up by id: the window fetch can leave them out of _source.

@@ -38,8 +38,11 @@ def install(
     ] = False,
     name: NameOption = "divrank",
     sidecar_url: Annotated[
-        str | None,
-        typer.Option(help="Sidecar base URL (default http://DIVRANK_HOST:DIVRANK_PORT)."),
+        list[str] | None,
+        typer.Option(
+            help="Sidecar base URL (default http://DIVRANK_HOST:DIVRANK_PORT); give it again "
+            "for several sidecars: the plugin spreads requests over them and skips dead ones."
+        ),
     ] = None,
     window_size: Annotated[
         int, typer.Option(min=1, max=1000, help="Hits fetched and re-ranked.")
@@ -79,7 +82,7 @@ def install(
     try:
         config = pipeline.PipelineConfig(
             name=name,
-            sidecar_url=sidecar_url or f"http://{settings.host}:{settings.port}",
+            sidecar_url=tuple(sidecar_url) if sidecar_url else f"http://{settings.host}:{settings.port}",
             connect_timeout_ms=connect_timeout_ms,
             read_timeout_ms=read_timeout_ms,
             window_size=window_size,
@@ -97,7 +100,9 @@ def install(
     try:
         client = connect(settings, url)
         pipeline.install(client, config)
-        typer.echo(f"search pipeline {name!r} installed (sidecar {config.sidecar_url})")
+        urls = config.sidecar_url
+        shown = urls if isinstance(urls, str) else ", ".join(urls)
+        typer.echo(f"search pipeline {name!r} installed (sidecar {shown})")
         if default and alias:
             indices = pipeline.set_default(client, alias, name)
             typer.echo(f"default pipeline of {alias!r}: {name} (indices: {', '.join(indices)})")

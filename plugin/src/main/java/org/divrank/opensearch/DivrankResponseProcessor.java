@@ -70,6 +70,8 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
 
     /** Default sidecar address (reranker settings: 127.0.0.1:8600). */
     public static final String DEFAULT_SIDECAR_URL = "http://127.0.0.1:8600";
+    /** How long a sidecar that failed at the transport level is skipped when others are up. */
+    static final long SIDECAR_BACKOFF_MS = 5_000;
     static final int DEFAULT_CONNECT_MS = 200;
     static final int DEFAULT_READ_MS = 1000;
     static final int MAX_TIMEOUT_MS = 60_000;
@@ -77,7 +79,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
 
     private static final Logger LOG = LogManager.getLogger(DivrankResponseProcessor.class);
 
-    private final SidecarClient sidecar;
+    private final SidecarPool sidecar;
     private final CandidateFields fields;
     private final Knobs defaults;
     private final boolean failOpen;
@@ -88,7 +90,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         String tag,
         String description,
         boolean ignoreFailure,
-        SidecarClient sidecar,
+        SidecarPool sidecar,
         CandidateFields fields,
         Knobs defaults,
         boolean failOpen,
@@ -109,7 +111,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         return TYPE;
     }
 
-    SidecarClient sidecar() {
+    SidecarPool sidecar() {
         return sidecar;
     }
 
@@ -437,17 +439,20 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             Map<String, Object> config,
             PipelineContext pipelineContext
         ) {
-            String url = ConfigurationUtils.readStringProperty(TYPE, tag, config, SIDECAR_URL, DEFAULT_SIDECAR_URL);
-            URI base = sidecarUri(tag, url);
-            if (!policy.allows(base.getHost())) {
-                // refused before any connection: the token and the hits never go there
-                throw ConfigurationUtils.newConfigurationException(
-                    TYPE,
-                    tag,
-                    SIDECAR_URL,
-                    "host [" + base.getHost() + "] is not in the node setting divrank.sidecar.allowed_hosts "
-                        + policy.allowedHosts().stream().sorted().toList() + "; an operator adds it in opensearch.yml"
-                );
+            List<URI> bases = new ArrayList<>();
+            for (String url : sidecarUrls(tag, config)) {
+                URI base = sidecarUri(tag, url);
+                if (!policy.allows(base.getHost())) {
+                    // refused before any connection: the token and the hits never go there
+                    throw ConfigurationUtils.newConfigurationException(
+                        TYPE,
+                        tag,
+                        SIDECAR_URL,
+                        "host [" + base.getHost() + "] is not in the node setting divrank.sidecar.allowed_hosts "
+                            + policy.allowedHosts().stream().sorted().toList() + "; an operator adds it in opensearch.yml"
+                    );
+                }
+                bases.add(base);
             }
             int connectMs = timeout(tag, config, CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_MS);
             int readMs = timeout(tag, config, READ_TIMEOUT_MS, DEFAULT_READ_MS);
@@ -477,7 +482,11 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 );
             }
             boolean failOpen = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, FAIL_OPEN, true);
-            SidecarClient client = new SidecarClient(clients.apply(connectMs), base, connectMs, readMs, token, policy.maxReplyBytes());
+            List<SidecarClient> sidecars = new ArrayList<>();
+            for (URI base : bases) {
+                sidecars.add(new SidecarClient(clients.apply(connectMs), base, connectMs, readMs, token, policy.maxReplyBytes()));
+            }
+            SidecarPool client = new SidecarPool(sidecars, SIDECAR_BACKOFF_MS, System::currentTimeMillis);
             return new DivrankResponseProcessor(
                 tag,
                 description,
@@ -488,6 +497,23 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 failOpen,
                 stats,
                 threadContext
+            );
+        }
+
+        /** {@code sidecar_url}: one URL, or a list of them (several sidecars, at most 16). */
+        private static List<String> sidecarUrls(String tag, Map<String, Object> config) {
+            Object raw = config.remove(SIDECAR_URL);
+            if (raw == null) {
+                return List.of(DEFAULT_SIDECAR_URL);
+            }
+            if (raw instanceof String url) {
+                return List.of(url);
+            }
+            if (raw instanceof List<?> list && !list.isEmpty() && list.size() <= 16 && list.stream().allMatch(u -> u instanceof String)) {
+                return list.stream().map(String.class::cast).toList();
+            }
+            throw ConfigurationUtils.newConfigurationException(
+                TYPE, tag, SIDECAR_URL, "must be a URL or a list of 1 to 16 URLs, got [" + raw + "]"
             );
         }
 

@@ -561,7 +561,7 @@ class DivrankResponseProcessorTests {
         assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null), p.defaults());
         assertEquals("vec", p.fields().embedding());
         assertFalse(p.failOpen());
-        assertEquals(URI.create(stub.url() + "/v1/rerank"), p.sidecar().endpoint());
+        assertEquals(List.of(URI.create(stub.url() + "/v1/rerank")), p.sidecar().endpoints());
     }
 
     @Test
@@ -667,5 +667,30 @@ class DivrankResponseProcessorTests {
             assertDegraded(run, "sidecar_timeout", 10);
             assertTrue(run.elapsedMs < 2000, "took " + run.elapsedMs + " ms with a 200+300 ms budget");
         }
+    }
+
+    @Test
+    void severalSidecarsShareTheLoadAndSkipADeadOne() throws Exception {
+        int dead;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            dead = socket.getLocalPort();
+        }
+        try (StubSidecar second = new StubSidecar()) {
+            List<String> urls = List.of("http://127.0.0.1:" + dead, stub.url().toString(), second.url().toString());
+            DivrankResponseProcessor processor = processor(Map.of("sidecar_url", urls));
+            assertEquals(3, processor.sidecar().endpoints().size());
+            for (int i = 0; i < 12; i++) {
+                Run run = run(processor, new SearchSourceBuilder().size(5), 20);
+                assertTrue(ext(run.response).applied(), "search " + i + ": " + ext(run.response).reason());
+            }
+            assertTrue(stub.calls.get() >= 4 && second.calls.get() >= 4, stub.calls.get() + " / " + second.calls.get());
+            second.close(); // now only one is up: still re-ranked, never degraded
+            for (int i = 0; i < 6; i++) {
+                assertTrue(ext(run(processor, new SearchSourceBuilder().size(5), 20).response).applied());
+            }
+        }
+        assertEquals(0, stats.degraded());
+        OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of("sidecar_url", List.of())));
+        assertTrue(e.getMessage().contains("sidecar_url"), e.getMessage());
     }
 }

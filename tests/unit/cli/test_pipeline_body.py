@@ -1,0 +1,27 @@
+"""The pipeline body names one sidecar as a string and several as a list; bad URLs are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.pipeline import PipelineConfig, pipeline_body
+
+
+def _url(config: PipelineConfig) -> object:
+    return pipeline_body(config)["response_processors"][0]["divrank"]["sidecar_url"]
+
+
+def test_one_or_several_sidecars() -> None:
+    assert _url(PipelineConfig(sidecar_url="http://127.0.0.1:1")) == "http://127.0.0.1:1"
+    assert _url(PipelineConfig(sidecar_url=("http://127.0.0.1:1",))) == "http://127.0.0.1:1"
+    several = ("http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert _url(PipelineConfig(sidecar_url=several)) == list(several)
+
+
+TOO_MANY = tuple(f"http://127.0.0.1:{p}" for p in range(17))
+
+
+@pytest.mark.parametrize("urls", [(), ("ftp://x",), TOO_MANY])
+def test_bad_sidecar_lists_are_refused(urls: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="sidecar"):
+        PipelineConfig(sidecar_url=urls)
