@@ -134,8 +134,13 @@ def listening(port: int) -> bool:
 
 
 def bindable(port: int) -> bool:
-    """Could we listen on 127.0.0.1:``port`` right now?"""
+    """Could we listen on 127.0.0.1:``port`` right now?
+
+    SO_REUSEADDR as the JVM sets it: the connections of a node just killed linger in TIME_WAIT
+    on its port, which refuses a plain bind but not the restarted node; a listener still refuses.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

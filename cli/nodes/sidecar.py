@@ -144,9 +144,12 @@ def start(
     port: int | None = None,
     timeout_s: float = 60.0,
     report: Report = _quiet,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
 ) -> SidecarStatus:
-    """Start the sidecar in the background unless ours already runs; wait for ``/readyz``."""
+    """Start the sidecar in the background unless ours already runs; wait for ``/readyz``.
+
+    ``env`` overrides the inherited environment; a ``None`` value removes that variable.
+    """
     host = host or settings.host
     port = port or settings.port
     current = status(settings, host, port)
@@ -160,7 +163,12 @@ def start(
         )
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     url = _url(host, port)
-    child_env = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
+    child_env = dict(os.environ, HF_HUB_OFFLINE="1")
+    for key, value in (env or {}).items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = value
     cmd = [sys.executable, "-m", "cli.main", "serve", "--host", host, "--port", str(port)]
     with log_path(settings).open("a") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")

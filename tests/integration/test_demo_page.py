@@ -83,7 +83,7 @@ def demo(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo
             settings, host="127.0.0.1", port=port, timeout_s=90,
             env={"DIVRANK_OPENSEARCH_URL": engine, "DIVRANK_DEMO_ALIAS": alias,
                  "DIVRANK_DEMO_PIPELINE": pipe, "DIVRANK_PROFILES_ALIAS": profiles,
-                 "DIVRANK_TOKEN": ""},
+                 "DIVRANK_TOKEN": None},
         )
         assert side.ready and side.pid is not None
         pipeline.install(client, pipeline.PipelineConfig(

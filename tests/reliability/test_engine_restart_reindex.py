@@ -40,6 +40,7 @@ KILL_AFTER = 100  # documents in the new version before the engine is stopped
 def _ports_free(port: int) -> bool:
     for candidate in (port, port + 100):  # HTTP and transport (engine.py: transport = +100)
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
