@@ -10,7 +10,12 @@ import typer
 
 from cli.commands.demo import app as demo_app
 from cli.commands.engine import app as engine_app
-from cli.commands.evaluate import eval_command, train_command, tune_command
+from cli.commands.evaluate import (
+    eval_command,
+    train_command,
+    train_relevance_command,
+    tune_command,
+)
 from cli.commands.index import index_app, profiles_app
 from cli.commands.pipeline import app as pipeline_app
 from cli.commands.serve import serve
@@ -29,6 +34,7 @@ app.add_typer(demo_app, name="demo")
 app.command("serve")(serve)
 app.command("eval")(eval_command)
 app.command("train")(train_command)
+app.command("train-relevance")(train_relevance_command)
 app.command("tune")(tune_command)
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     max_dimension: int = Field(4096, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     weights_path: Path | None = None
+    # learned relevance (reranker/relevance_io.py): unset = the shipped Home Depot model; a
+    # missing or corrupt file stops the sidecar at start. DIVRANK_RELEVANCE=false switches it off
+    relevance_model: Path | None = None
+    relevance: bool = True
     # bearer token for every route but /healthz, /readyz and /metrics; unset = no auth
     token: str | None = None
     # the /demo page and its JSON calls (off in the Docker image)

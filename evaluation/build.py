@@ -65,6 +65,7 @@ def build_item_table(
         category_names=cat_names,
         brand_names=brand_names,
         model=model,
+        titles=np.array(catalog.titles, dtype=np.str_),
     )
 
 

@@ -46,6 +46,7 @@ class ItemTable:
     category_names: list[str]
     brand_names: list[str]
     model: str  # embedding model, so a stale cache is noticed
+    titles: StrArray | None = None  # (N,) for the relevance model's text features
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -76,6 +77,7 @@ class ItemTable:
             category_names=np.array(self.category_names, dtype=np.str_),
             brand_names=np.array(self.brand_names, dtype=np.str_),
             model=np.array(self.model),
+            **({"titles": self.titles} if self.titles is not None else {}),
         )
 
     @classmethod
@@ -94,6 +96,7 @@ class ItemTable:
                 category_names=[str(x) for x in z["category_names"]],
                 brand_names=[str(x) for x in z["brand_names"]],
                 model=str(z["model"]),
+                titles=z["titles"] if "titles" in z.files else None,
             )
 
 

@@ -26,6 +26,7 @@ from evaluation.profiles import profile_from_history
 from evaluation.report import (
     check_targets,
     frontier_gaps,
+    relevance_section,
     write_markdown,
     write_plot,
 )
@@ -35,10 +36,13 @@ from evaluation.strategies import CoreStrategy, PyversityStrategy, Strategy
 from evaluation.sweep import DEFAULT_KNOBS, build_contexts, sweep
 from indexer.alias_swap import serving_index
 from indexer.engine_dialect import EngineName, dialect_of
+from reranker.core.relevance_model import RelevanceModel
 from reranker.core.weights import FusionWeights
 
 __all__ = [
     "CALIBRATED_WEIGHTS",
+    "FUSION_RELEVANCE_ROW",
+    "RELEVANCE_ROW",
     "TEXT_FIELDS",
     "EvalOutcome",
     "default_strategies",
@@ -50,6 +54,7 @@ __all__ = [
 ]
 
 Say = Callable[[str], None]
+RELEVANCE_ROW, FUSION_RELEVANCE_ROW = "relevance", "fusion-relevance"
 TEXT_FIELDS = {"homedepot": ("title",), "movielens": ("title", "description")}
 PYVERSITY = ("mmr", "dpp", "msd", "cover", "ssd")
 BASELINES = ("mmr", "dpp", "opensearch-mmr", "es-diversify", "pyversity-mmr", "pyversity-dpp")
@@ -123,9 +128,12 @@ def default_strategies(
     index: str | None,
     pyversity: bool = True,
     say: Say = lambda _: None,
+    relevance: RelevanceModel | None = None,
 ) -> list[Strategy]:
     """Engine order, personalized-only, MMR, DPP, calibrated, fusion (default and learned),
-    the engine's native MMR (with an engine: OpenSearch ``ext.mmr`` or Elasticsearch's
+    with ``relevance`` the model alone and the fusion over its scores (with the weights tuned
+    for it), the
+    engine's native MMR (with an engine: OpenSearch ``ext.mmr`` or Elasticsearch's
     ``diversify`` retriever; ``index`` is the evaluated alias) and pyversity's strategies."""
     out: list[Strategy] = [
         CoreStrategy("engine", "engine", knob_sensitive=False),
@@ -137,6 +145,12 @@ def default_strategies(
     ]
     if learned is not None:
         out.append(CoreStrategy("learned", "fusion", weights=learned))
+    if relevance is not None:
+        out += [
+            CoreStrategy(RELEVANCE_ROW, "fusion", knob_sensitive=False, learned_relevance=True),
+            CoreStrategy(FUSION_RELEVANCE_ROW, "fusion", weights=relevance.fusion_weights,
+                         learned_relevance=True),
+        ]
     if client is not None and index is not None:
         out.append(native_mmr(client, index, say))
     if pyversity:
@@ -216,6 +230,8 @@ def run_eval(
     sections: Sequence[str] = (),
     engine: str = "opensearch",
     say: Say = lambda _: None,
+    relevance_model: RelevanceModel | None = None,
+    query_vector: bool = True,
 ) -> EvalOutcome:
     """Sweep validation (to choose operating points) and test (to report) and write both files."""
     results: dict[str, list[SweepPoint]] = {}
@@ -226,9 +242,11 @@ def run_eval(
             raise ValueError(f"no {split} episodes in {dataset}/{retrieval}")
         counts[split] = len(chosen)
         say(f"{split}: {len(chosen)} episodes")
-        contexts, metric_contexts = build_contexts(chosen, table, profile_from_history)
+        contexts, metric_contexts = build_contexts(
+            chosen, table, profile_from_history, relevance_model, query_vector
+        )
         results[split] = sweep(contexts, metric_contexts, table, strategies, knobs, progress)
-    ours = [s.name for s in strategies if s.name in ("fusion", "learned")]
+    ours = [s.name for s in strategies if s.name in ("fusion", "learned", FUSION_RELEVANCE_ROW)]
     gaps = {name: frontier_gaps(results["test"], name, BASELINES) for name in ours}
     md = report_dir / f"{report_name}.md"
     png = report_dir / f"{report_name}-frontier.png"
@@ -243,9 +261,10 @@ def run_eval(
     ]
     where = "" if engine == "opensearch" else f" on {engine.capitalize()}"
     title = f"divrank accuracy-diversity frontier: {dataset} ({retrieval}{where})"
+    learned = relevance_section(results["valid"], results["test"])
     write_markdown(md, title=title, notes=all_notes, test=results["test"],
                    targets=check_targets(results["valid"], results["test"]), gaps=gaps,
-                   sections=sections)  # fmt: skip
+                   sections=[*learned, *sections])  # fmt: skip
     write_plot(png, title, results["test"])
     save_points(report_dir / "runs" / f"{report_name}-test.json", results["test"])
     save_points(report_dir / "runs" / f"{report_name}-valid.json", results["valid"])

@@ -49,6 +49,7 @@ class RerankContext:
     user: UserProfile | None
     relevance: npt.NDArray[np.float64]  # min-max engine scores, for outside references
     intent: QueryIntent = field(default_factory=QueryIntent)  # names in the query: caps yield
+    learned: Candidates | None = None  # the same window with the relevance model's scores
 
 
 class Strategy(Protocol):
@@ -67,8 +68,15 @@ class CoreStrategy:
     knob_sensitive: bool = True
     weights: FusionWeights | None = None  # None = the core's defaults
     knob_overrides: dict[str, object] = field(default_factory=dict)
+    learned_relevance: bool = False  # rank by the relevance model's scores, not the engine's
 
     def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:
+        candidates = ctx.candidates
+        if self.learned_relevance:
+            if ctx.learned is None:
+                raise ValueError(f"{self.name} needs the relevance model's scores: build the "
+                                 "contexts with a relevance model")  # fmt: skip
+            candidates = ctx.learned
         knobs = Knobs(
             diversity=diversity,
             strategy=self.core_strategy,
@@ -76,7 +84,7 @@ class CoreStrategy:
             query_categories=ctx.intent.categories,
             **self.knob_overrides,  # type: ignore[arg-type]
         )
-        ranking = rerank(ctx.candidates, k, knobs, user=ctx.user, weights=self.weights)
+        ranking = rerank(candidates, k, knobs, user=ctx.user, weights=self.weights)
         return np.asarray(ranking.order, dtype=np.int64)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ from evaluation.page_metrics import PAGE_SIZE, EpisodeContext, page_metrics
 from evaluation.results import SweepPoint
 from evaluation.strategies import RerankContext, Strategy, minmax
 from reranker.core import detect_intent
+from reranker.core.relevance_model import RelevanceModel
 from reranker.core.types import Candidates, UserProfile
 
 __all__ = ["DEFAULT_KNOBS", "SweepPoint", "build_contexts", "candidates_of", "sweep"]
@@ -44,17 +46,34 @@ def _present(codes: npt.NDArray[np.int32] | None, names: Sequence[str]) -> list[
     return [names[c] for c in np.unique(codes) if c >= 0]
 
 
+def learned_candidates(
+    episode: Episode, candidates: Candidates, table: ItemTable, model: RelevanceModel,
+    query_vector: bool = True,
+) -> Candidates:  # fmt: skip
+    """The window with the relevance model's scores (``query_vector``: let it see the query's
+    vector, as on k-NN/hybrid requests or with the sidecar's encoder)."""
+    if table.titles is None:
+        raise ValueError("the item table has no titles: rebuild with `divrank eval --rebuild`")
+    titles = [str(t) for t in table.titles[episode.items]]
+    vector = episode.query_embedding if query_vector else None
+    return replace(candidates, relevance=model.score(episode.query, titles, candidates, vector))
+
+
 def build_contexts(
-    episodes: Sequence[Episode], table: ItemTable, profile: ProfileBuilder | None
-) -> tuple[list[RerankContext], list[EpisodeContext]]:
-    """Per episode: the core's inputs (with a user when it has a history) and metric context."""
+    episodes: Sequence[Episode], table: ItemTable, profile: ProfileBuilder | None,
+    relevance_model: RelevanceModel | None = None, query_vector: bool = True,
+) -> tuple[list[RerankContext], list[EpisodeContext]]:  # fmt: skip
+    """Per episode: the core's inputs (with a user when it has a history, and the relevance
+    model's scores when there is one) and the metric context."""
     reranks, metrics = [], []
     for ep in episodes:
         cands = candidates_of(ep, table)
         user = profile(ep.history, table) if profile is not None and ep.history.size else None
         intent = detect_intent(ep.query, _present(cands.brands, cands.brand_names),
                                _present(cands.categories, cands.category_names))  # fmt: skip
-        reranks.append(RerankContext(ep, cands, user, minmax(ep.scores), intent))
+        learned = (None if relevance_model is None
+                   else learned_candidates(ep, cands, table, relevance_model, query_vector))
+        reranks.append(RerankContext(ep, cands, user, minmax(ep.scores), intent, learned))
         metrics.append(EpisodeContext.build(ep, table))
     return reranks, metrics
 

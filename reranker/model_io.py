@@ -29,7 +29,15 @@ from safetensors.numpy import load_file, save_file
 
 from reranker.core.weights import FusionWeights
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_weights", "metadata_path", "save_weights"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "load_weights",
+    "metadata_path",
+    "save_weights",
+    "weights_from_dict",
+    "weights_to_dict",
+]
 
 FORMAT = "divrank-fusion-weights"
 FORMAT_VERSION = 1
@@ -50,20 +58,13 @@ def save_weights(
     ``metadata``: JSON-ready facts about how the weights were made (dataset, seed, scores).
     """
     target = Path(path)
-    meta: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "version": weights.version,
-        "feature_names": list(weights.names),
-    }
-    if metadata:
-        meta["metadata"] = metadata
+    meta = weights_to_dict(weights, metadata)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".json":
-        meta["values"] = [float(v) for v in weights.values]
-        meta["diversity_slope"] = [float(v) for v in weights.diversity_slope]
         target.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return target
+    for key in _TENSORS:
+        del meta[key]
     tensors = {
         "values": np.ascontiguousarray(weights.values, dtype=np.float32),
         "diversity_slope": np.ascontiguousarray(weights.diversity_slope, dtype=np.float32),
@@ -88,38 +89,55 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         if header is None:
             raise ValueError(f"{path}: no {side.name} beside it and no divrank header metadata")
         meta = json.loads(header)
+    return _checked(meta, str(side))
+
+
+def _checked(meta: Any, source: str) -> dict[str, Any]:
+    """The metadata's format, version and feature names, or a ValueError naming ``source``."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{side}: 'format' must be {FORMAT!r}")
+        raise ValueError(f"{source}: 'format' must be {FORMAT!r}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
-            f"{side}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}"
+            f"{source}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}"
         )
     names = meta.get("feature_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"{side}: 'feature_names' must be a list of strings")
+        raise ValueError(f"{source}: 'feature_names' must be a list of strings")
     return meta
 
 
-def load_weights(path: Path | str) -> FusionWeights:
-    """Load weights saved by ``save_weights`` (or by the trainer), matched by feature name."""
-    source = Path(path)
-    if not source.exists():
-        raise FileNotFoundError(f"fusion weights file not found: {source}")
-    meta = _read_metadata(source)
-    if source.suffix == ".json":
-        tensors = {}
-        for key in _TENSORS:
-            raw = meta.get(key)
-            if not isinstance(raw, list) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in raw
-            ):
-                raise ValueError(f"{source}: {key!r} must be a list of numbers")
-            tensors[key] = np.asarray(raw, dtype=np.float32)
-    else:
-        try:
-            tensors = load_file(str(source))
-        except (SafetensorError, OSError) as exc:
-            raise ValueError(f"{source}: not a readable safetensors file ({exc})") from exc
+def weights_to_dict(
+    weights: FusionWeights, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The inline JSON form (what ``*.json`` files hold), e.g. to embed in another model file."""
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": weights.version,
+        "feature_names": list(weights.names),
+    }
+    if metadata:
+        meta["metadata"] = metadata
+    meta["values"] = [float(v) for v in weights.values]
+    meta["diversity_slope"] = [float(v) for v in weights.diversity_slope]
+    return meta
+
+
+def weights_from_dict(meta: Any, source: str) -> FusionWeights:
+    """Weights from their inline JSON form; errors name ``source``."""
+    meta = _checked(meta, source)
+    tensors = {}
+    for key in _TENSORS:
+        raw = meta.get(key)
+        if not isinstance(raw, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in raw
+        ):
+            raise ValueError(f"{source}: {key!r} must be a list of numbers")
+        tensors[key] = np.asarray(raw, dtype=np.float32)
+    return _weights(meta, tensors, source)
+
+
+def _weights(meta: dict[str, Any], tensors: dict[str, Any], source: str) -> FusionWeights:
     names = tuple(meta["feature_names"])
     arrays = []
     for key in _TENSORS:
@@ -135,3 +153,18 @@ def load_weights(path: Path | str) -> FusionWeights:
     for note in weights.notes:
         log.warning("fusion weights %s: %s", source, note)
     return weights
+
+
+def load_weights(path: Path | str) -> FusionWeights:
+    """Load weights saved by ``save_weights`` (or by the trainer), matched by feature name."""
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"fusion weights file not found: {source}")
+    meta = _read_metadata(source)
+    if source.suffix == ".json":
+        return weights_from_dict(meta, str(metadata_path(source)))
+    try:
+        tensors = load_file(str(source))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{source}: not a readable safetensors file ({exc})") from exc
+    return _weights(meta, tensors, str(source))

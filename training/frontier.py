@@ -13,10 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evaluation.report import best_x_at, upper_frontier
+from evaluation.report import (
+    LEARNED_BRAND,
+    LEARNED_ILD,
+    LEARNED_NDCG,
+    best_x_at,
+    upper_frontier,
+)
 from evaluation.results import SweepPoint
 
-__all__ = ["AXES", "frontier_score", "target_score"]
+__all__ = ["AXES", "frontier_score", "learned_target_score", "target_score"]
 
 AXES = (("ild@10", 1.0), ("brand_cov@10", 0.5), ("cat_cov@10", 0.5))
 NDCG_SHARE, ILD_GAIN, COVERAGE_GAIN = 0.97, 0.30, 0.40
@@ -38,6 +44,22 @@ def target_score(ours: Sequence[SweepPoint], reference: SweepPoint) -> float:
         )
         best = max(best, min(gains))
     return best
+
+
+def learned_target_score(ours: Sequence[SweepPoint], engine: SweepPoint) -> float:
+    """The learned relevance targets (``report.relevance_section``): max over our points with
+    NDCG >= 1.05x engine order of min(ILD gain / 25%, brand coverage gain / 35%); >= 1 means
+    met. Without such a point, how far the most relevant one falls short (negative), so the
+    search still has a slope to climb."""
+    e = engine.metrics
+    feasible = [p for p in ours if p.metrics["ndcg@10"] >= LEARNED_NDCG * e["ndcg@10"]]
+    if not feasible:
+        return max(p.metrics["ndcg@10"] / e["ndcg@10"] for p in ours) - LEARNED_NDCG
+    return max(
+        min((p.metrics["ild@10"] / e["ild@10"] - 1) / LEARNED_ILD,
+            (p.metrics["brand_cov@10"] / e["brand_cov@10"] - 1) / LEARNED_BRAND)
+        for p in feasible
+    )  # fmt: skip
 
 
 def frontier_score(

@@ -27,7 +27,7 @@ from evaluation.strategies import CoreStrategy, RerankContext, Strategy
 from evaluation.sweep import DEFAULT_KNOBS, sweep
 from reranker.core.features import FEATURE_NAMES
 from reranker.core.weights import DEFAULT_WEIGHTS, FusionWeights
-from training.frontier import frontier_score, target_score
+from training.frontier import frontier_score, learned_target_score, target_score
 from training.losses import LossConfig
 from training.trainer import TrainConfig, train
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 TUNE_KNOBS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-OBJECTIVES = ("frontier", "targets")
+OBJECTIVES = ("frontier", "targets", "learned")
 
 # direct mode: parameter -> (feature, sign, low, high); the feature's slope is sign·value
 # (its weight at d = 1 over its weight at d = 0, which is 0 for every per-step feature).
@@ -90,8 +90,10 @@ def frontier_scorer(
     """``weights -> score`` on these validation lists (baselines swept once here).
 
     ``objective``: ``frontier`` (``frontier_score``: the whole curve against the baselines
-    plus the target score) or ``targets`` (``target_score`` alone: the issue-5 operating
-    point keeping 97% NDCG, no baselines needed).
+    plus the target score), ``targets`` (``target_score`` alone: the issue-5 operating
+    point keeping 97% NDCG, no baselines needed) or ``learned`` (``learned_target_score``:
+    the fusion over the relevance model's scores against engine order; the lists must carry
+    the model's scores).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -100,10 +102,16 @@ def frontier_scorer(
         if objective == "frontier"
         else []
     )
+    learned = objective == "learned"
+    if learned:
+        engine = CoreStrategy("engine", "engine", knob_sensitive=False)
+        engine_point = sweep(valid_lists, valid_metrics, table, [engine], (0.0,), False)[0]
 
     def score(weights: FusionWeights) -> float:
-        fusion = CoreStrategy("candidate", "fusion", weights=weights)
+        fusion = CoreStrategy("candidate", "fusion", weights=weights, learned_relevance=learned)
         ours = sweep(valid_lists, valid_metrics, table, [fusion], knobs, progress=False)
+        if learned:
+            return learned_target_score(ours, engine_point)
         reference = min(ours, key=lambda p: p.diversity)
         if objective == "targets":
             return target_score(ours, reference)

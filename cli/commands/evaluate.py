@@ -1,4 +1,4 @@
-"""``divrank eval``, ``divrank train`` and ``divrank tune``.
+"""``divrank eval``, ``divrank train``, ``divrank train-relevance`` and ``divrank tune``.
 
 Output and error messages only; the work lives in :mod:`evaluation.runner` and :mod:`training`.
 Bad input (unknown dataset or retrieval, no engine, missing files) ends in one clear sentence and
@@ -16,7 +16,7 @@ import typer
 from cli.commands.engine import EngineKind
 from config.settings import REPO_ROOT, get_settings
 
-__all__ = ["eval_command", "train_command", "tune_command"]
+__all__ = ["eval_command", "train_command", "train_relevance_command", "tune_command"]
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_REPORTS = REPO_ROOT / "reports"
@@ -130,6 +130,16 @@ def _knobs(text: str) -> tuple[float, ...]:
     return values
 
 
+def _load_relevance(path: Path | None, dataset: str) -> Any:
+    from reranker.relevance_io import DEFAULT_RELEVANCE_MODEL, load_relevance_model
+
+    if path is None:
+        if dataset != "homedepot" or not DEFAULT_RELEVANCE_MODEL.is_file():
+            return None
+        path = DEFAULT_RELEVANCE_MODEL
+    return load_relevance_model(path)
+
+
 def _load_weights(path: Path | None) -> Any:
     if path is None:
         return None
@@ -159,6 +169,16 @@ def eval_command(
                      "retrieval and engine, e.g. homedepot-bm25, homedepot-elasticsearch)"),
     ] = None,
     engine: Engine = EngineKind.opensearch,
+    relevance_model: Annotated[
+        Path | None,
+        typer.Option(help="learned relevance model for the `relevance` and `fusion-relevance` "
+                     "rows (default: the shipped Home Depot model, on homedepot only)"),
+    ] = None,
+    no_relevance_model: Annotated[bool, typer.Option("--no-relevance-model")] = False,
+    no_query_vector: Annotated[
+        bool, typer.Option("--no-query-vector",
+                           help="the relevance model does not see the query's vector")
+    ] = False,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -169,9 +189,11 @@ def eval_command(
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine)
         learned = _load_weights(weights)
+        relevance = None if no_relevance_model else _load_relevance(relevance_model, dataset)
         client = ctx["client"]
         strategies = default_strategies(learned, client, ctx["alias"] if client else None,
-                                        pyversity=not no_pyversity, say=_say)  # fmt: skip
+                                        pyversity=not no_pyversity, say=_say,
+                                        relevance=relevance)  # fmt: skip
         name = name or report_name(dataset, ctx["retrieval"], engine.value)
         native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
         notes = [
@@ -181,6 +203,10 @@ def eval_command(
             if ctx["data"].shallow_judgments
             else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
             f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
+            f"learned relevance: `{relevance.version}` ("
+            f"{'without' if no_query_vector else 'with'} the query vector; fusion weights "
+            f"`{getattr(relevance.fusion_weights, 'version', 'defaults')}`)"
+            if relevance is not None else "learned relevance: off",
             f"{native} latency is a full search round trip" if client else
             f"{native}: not run (--no-engine)",
             *(_ES_NOTES if client is not None and engine is EngineKind.elasticsearch else []),
@@ -196,7 +222,8 @@ def eval_command(
             episodes=ctx["episodes"], strategies=strategies, report_dir=reports,
             report_name=name, knobs=_knobs(knobs), valid_limit=valid_limit or None,
             test_limit=test_limit or None, seed=seed, progress=not quiet, notes=notes,
-            sections=sections, engine=engine.value, say=_say,
+            sections=sections, engine=engine.value, say=_say, relevance_model=relevance,
+            query_vector=not no_query_vector,
         )  # fmt: skip
     except _FAILURES as exc:
         _fail(_describe(exc))
@@ -282,6 +309,53 @@ def train_command(
     typer.echo(f"wrote {target} (best epoch {result.best_epoch}; {result.log_kind} logs in {runs})")
 
 
+def train_relevance_command(
+    dataset: Dataset = "homedepot",
+    retrievals: Annotated[
+        str, typer.Option(help="comma-separated candidate sets whose windows are pooled")
+    ] = "bm25,knn,hybrid",
+    data_dir: DataDir = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option(help="model file (*.json)")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="most trees")] = 400,
+    leaves: Annotated[int, typer.Option(min=2, help="leaves per tree")] = 15,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 0.05,
+    train_limit: Annotated[int, typer.Option(help="training windows per retrieval (0 = all)")] = 0,
+    valid_limit: Annotated[int, typer.Option(help="validation windows per retrieval (0 = all)")]
+    = 0,
+    no_engine: NoEngine = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Learn relevance from graded judgments (LightGBM lambdarank over request-time features),
+    stopped on the validation split; the test split is never read."""
+    from evaluation.runner import sample
+    from reranker.relevance_io import save_relevance_model
+    from training.relevance import RelevanceConfig, train_relevance
+
+    names = [r.strip() for r in retrievals.split(",") if r.strip()]
+    if not names:
+        _fail("--retrievals names no candidate set")
+    try:
+        train_eps, valid_eps, table = [], [], None
+        for retrieval in names:
+            ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+            table = ctx["table"]
+            train_eps += sample(ctx["episodes"], "train", train_limit or None, seed)
+            valid_eps += sample(ctx["episodes"], "valid", valid_limit or None, seed)
+        assert table is not None
+        config = RelevanceConfig(rounds=rounds, leaves=leaves, learning_rate=learning_rate,
+                                 seed=seed)  # fmt: skip
+        _say(f"training on {len(train_eps)} windows ({', '.join(names)}), "
+             f"validating on {len(valid_eps)}")  # fmt: skip
+        model = train_relevance(train_eps, valid_eps, table, config,
+                                {"dataset": dataset, "retrievals": names}, say=_say)  # fmt: skip
+        target = out or Path(ctx["settings"].cache_dir) / "models" / f"relevance-{dataset}.json"
+        save_relevance_model(model, target)
+    except _FAILURES as exc:
+        _fail(_describe(exc))
+    typer.echo(f"wrote {target} ({model.metadata['trees']} trees)")
+
+
 def tune_command(
     dataset: Dataset = "homedepot",
     retrieval: Retrieval = None,
@@ -296,8 +370,12 @@ def tune_command(
     mode: Annotated[str, typer.Option(help="direct (weights) or train (loss params)")] = "direct",
     init: Annotated[Path | None, typer.Option(help="base weights (direct mode)")] = None,
     objective: Annotated[str, typer.Option(
-        help="direct mode: frontier (whole curve vs baselines) or targets (the 97%-NDCG "
-        "operating point)")] = "frontier",
+        help="direct mode: frontier (whole curve vs baselines), targets (the 97%-NDCG "
+        "operating point) or learned (the fusion over the relevance model's scores: "
+        ">= 1.05x engine NDCG, then ILD and brands)")] = "frontier",
+    relevance_model: Annotated[Path | None, typer.Option(
+        help="--objective learned: the relevance model whose scores the fusion ranks by; the "
+        "tuned weights are also written into this file (its `fusion_weights`)")] = None,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -308,8 +386,8 @@ def tune_command(
     (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean."""
     if mode not in ("direct", "train"):
         _fail(f"--mode must be direct or train, got {mode!r}")
-    if objective not in ("frontier", "targets"):
-        _fail(f"--objective must be frontier or targets, got {objective!r}")
+    if objective not in ("frontier", "targets", "learned"):
+        _fail(f"--objective must be frontier, targets or learned, got {objective!r}")
     try:
         sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
         if len(sources) > 1 and mode != "direct":
@@ -319,12 +397,17 @@ def tune_command(
         from evaluation.sweep import build_contexts
         from training import tune, tune_weights
 
+        relevance = None
+        if objective == "learned":
+            if relevance_model is None:
+                _fail("--objective learned needs --relevance-model (the model file to tune for)")
+            relevance = _load_relevance(relevance_model, dataset)
         sets = []
         for source in sources:
             ctx = _context(dataset, source, data_dir, no_engine, False, seed, quiet)
             valid_ctx, valid_metrics = build_contexts(
                 sample(ctx["episodes"], "valid", valid_limit, seed), ctx["table"],
-                profile_from_history)  # fmt: skip
+                profile_from_history, relevance)  # fmt: skip
             sets.append((valid_ctx, valid_metrics, ctx["table"]))
         eps = ctx["episodes"]
         if mode == "direct":
@@ -349,6 +432,15 @@ def tune_command(
                                        "valid_lists": sum(len(v) for v, _, _ in sets)})  # fmt: skip
         params_path = target.with_name(target.stem + ".params.json")
         params_path.write_text(json.dumps(result.best_params, indent=1), encoding="utf-8")
+        if relevance is not None and relevance_model is not None:
+            from dataclasses import replace
+
+            from reranker.relevance_io import save_relevance_model
+
+            version = f"{relevance.version}-fusion-seed{seed}"
+            save_relevance_model(replace(relevance, fusion_weights=replace(
+                result.weights, version=version)), relevance_model)  # fmt: skip
+            _say(f"fusion weights `{version}` written into {relevance_model}")
     except _FAILURES as exc:
         _fail(_describe(exc))
     typer.echo(f"best valid objective {result.best_value:.4f} after {result.trials} trials; "

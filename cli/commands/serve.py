@@ -58,6 +58,15 @@ def serve(
         )
         print(f"divrank serve: bad configuration: {reasons}")
         raise typer.Exit(2) from None
+    from reranker.app.services.model import load_relevance
+    from reranker.relevance_io import RelevanceModelError
+
+    try:  # checked here so a bad file is one line at start, not a failure per request
+        load_relevance(settings.relevance_model, settings.relevance)
+    except RelevanceModelError as exc:
+        print(f"divrank serve: bad configuration: {exc} (DIVRANK_RELEVANCE_MODEL; "
+              "DIVRANK_RELEVANCE=false runs without it)")
+        raise typer.Exit(2) from None
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers

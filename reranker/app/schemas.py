@@ -52,6 +52,7 @@ __all__ = [
 MAX_ID_LENGTH = 512
 MAX_LABEL_LENGTH = 512
 MAX_QUERY_LENGTH = 2048
+MAX_TITLE_LENGTH = 2048
 # OpenSearch index and alias names: lowercase, no wildcards, commas or leading '_'/'-'/'+'.
 INDEX_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,254}$"
 
@@ -193,6 +194,9 @@ class Candidate(_Lenient):
     category: Label | None = Field(None, description="Path with '/' between levels")
     brand: Label | None = None
     price: float | None = None
+    title: str | None = Field(
+        None, max_length=MAX_TITLE_LENGTH, description="For the learned relevance model"
+    )
 
     @field_validator("embedding")
     @classmethod
@@ -234,6 +238,11 @@ class Knobs(BaseModel):
         None, gt=0.0, le=1.0, description="Cosine above which two items are near-duplicates"
     )
     dpp_window: int | None = Field(None, ge=1, description="Sliding-window DPP for long pages")
+    relevance_model: bool = Field(
+        True,
+        description="Rank by the learned relevance model (when the sidecar has one and the "
+        "request carries a query and titles); false = by the engine's scores",
+    )
 
 
 class RerankRequest(_Lenient):

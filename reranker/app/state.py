@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from config.settings import Settings
 from reranker.app.services.cache import BoundedCache
-from reranker.app.services.model import ServedModel, load_served_model
+from reranker.app.services.model import ServedModel, load_relevance, load_served_model
 from reranker.app.services.opensearch import EngineConnection
 from reranker.app.services.profiles import ProfileStore
 from reranker.app.services.reranking import Reranker
@@ -44,8 +44,10 @@ class SidecarState:
 
 
 def build_state(settings: Settings) -> SidecarState:
-    """Wire the services; nothing here touches the network (the client is created lazily)."""
-    model = load_served_model(settings.weights_path)
+    """Wire the services; nothing here touches the network (the client is created lazily).
+    Raises ``RelevanceModelError`` for a bad relevance model file."""
+    relevance = load_relevance(settings.relevance_model, settings.relevance)
+    model = load_served_model(settings.weights_path, relevance)
     if not settings.sidecar_lookups:
         return SidecarState(settings, model, None, Reranker(model, None, None))
     connection = EngineConnection(settings)

@@ -55,6 +55,20 @@ def explain_engine(request: Request, strategy: str) -> list[dict[str, Any]]:
     ]
 
 
+def _name_learned(item: dict[str, Any], engine_score: float) -> None:
+    """The relevance term came from the learned model: say so, and keep the engine's score."""
+    parts = item["contributions"]
+    if "relevance" in parts:
+        item["contributions"] = {
+            ("learned_relevance" if name == "relevance" else name): v for name, v in parts.items()
+        }
+    features = item.setdefault("features", {})
+    if "relevance" in features:
+        features["learned_relevance"] = features.pop("relevance")
+    if engine_score == engine_score:  # a missing engine score (NaN) is left out
+        features["engine_score"] = engine_score
+
+
 def explain_greedy(
     request: Request,
     result: GreedyResult,
@@ -86,6 +100,8 @@ def explain_greedy(
             item["features"] = {
                 name: float(v) for name, v in zip(feature_names, feature_values[t], strict=True)
             }
+        if request.candidates.relevance is not None:
+            _name_learned(item, float(request.candidates.scores[j]))
         if result.relaxed is not None:
             item["relaxed"] = list(result.relaxed[t])
         if result.displaced is not None and result.displaced[t] is not None:

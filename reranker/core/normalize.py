@@ -19,7 +19,7 @@ import numpy as np
 
 from reranker.core.types import FloatArray
 
-__all__ = ["normalize_scores", "rank_relevance"]
+__all__ = ["normalize_learned", "normalize_scores", "rank_relevance"]
 
 
 def rank_relevance(n: int) -> FloatArray:
@@ -50,4 +50,18 @@ def normalize_scores(scores: FloatArray) -> FloatArray:
     rel = (s - np.float32(lo)) / np.float32(hi - lo) if hi > lo else np.ones(n, np.float32)
     if kept is not s:
         rel[~finite] = 0.0
+    return rel.astype(np.float32, copy=False)
+
+
+def normalize_learned(scores: FloatArray) -> FloatArray:
+    """Map a relevance model's scores to [0, 1] by min-max. Unlike engine scores they are not
+    expected in engine order (re-ordering is their point), so there is no order check; a
+    missing score gets 0 and all-equal scores get 1."""
+    s = np.asarray(scores, dtype=np.float32)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return np.ones(s.shape[0], dtype=np.float32) if s.shape[0] else s.copy()
+    lo, hi = float(s[finite].min()), float(s[finite].max())
+    rel = (s - np.float32(lo)) / np.float32(hi - lo) if hi > lo else np.ones_like(s)
+    rel[~finite] = 0.0
     return rel.astype(np.float32, copy=False)

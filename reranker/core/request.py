@@ -19,7 +19,7 @@ import numpy.typing as npt
 from reranker.contract import STRATEGIES
 from reranker.core import knob
 from reranker.core.caps import HomogeneityConstraints
-from reranker.core.normalize import normalize_scores
+from reranker.core.normalize import normalize_learned, normalize_scores
 from reranker.core.similarity import EmbeddingRows, LabelRows, SimilarityRows
 from reranker.core.types import Candidates, FloatArray, IntArray, Knobs, UserProfile
 
@@ -64,6 +64,9 @@ def _check(candidates: Candidates, k: int, user: UserProfile | None) -> None:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if candidates.scores.shape != (n,):
         raise ValueError(f"candidates.scores has shape {candidates.scores.shape}, expected ({n},)")
+    learned = candidates.relevance
+    if learned is not None and learned.shape != (n,):
+        raise ValueError(f"candidates.relevance has shape {learned.shape}, expected ({n},)")
     emb = candidates.embeddings
     if emb is not None and (emb.ndim != 2 or emb.shape[0] != n):
         raise ValueError(f"candidates.embeddings has shape {emb.shape}, expected ({n}, dim)")
@@ -167,7 +170,9 @@ def prepare(
         k=page,
         knobs=knobs,
         user=user,
-        relevance=normalize_scores(candidates.scores),
+        relevance=normalize_scores(candidates.scores)
+        if candidates.relevance is None
+        else normalize_learned(candidates.relevance),
         exempt_brands=_codes_for(knobs.query_brands, candidates.brand_names),
         exempt_categories=_codes_for(knobs.query_categories, candidates.category_names),
         brand_cap=knob.brand_cap(d, page, knobs.max_per_brand)

@@ -33,6 +33,9 @@ class Candidates:
     brands: IntArray | None = None  # (n,) codes into brand_names, -1 unknown
     category_names: list[str] = field(default_factory=list)
     brand_names: list[str] = field(default_factory=list)
+    # learned relevance (any scale, e.g. ``RelevanceModel.score``): when present it replaces
+    # ``scores`` as the relevance every strategy but ``engine`` ranks by
+    relevance: FloatArray | None = None  # (n,)
 
     def __len__(self) -> int:
         return len(self.ids)

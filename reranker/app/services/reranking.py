@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from reranker.app.services.profiles import ProfileInvalid, ProfileStore, StoredP
 from reranker.app.services.translate import page_size, to_candidates, to_knobs, to_profile
 from reranker.app.services.vectors import ItemRecord, VectorStore
 from reranker.core import rerank
-from reranker.core.types import Ranking
+from reranker.core.types import Candidates, Ranking
 
 __all__ = ["CoreRejected", "Reranker"]
 
@@ -62,10 +62,15 @@ class Reranker:
         history_vectors, history_records = self._history(request, notes)
         user, more = to_profile(stored, history_vectors, history_records, dim)
         notes += more
+        candidates = self._learned_relevance(request, candidates)
+        weights = self.model.weights
+        relevance = self.model.relevance
+        if weights is None and candidates.relevance is not None and relevance is not None:
+            weights = relevance.fusion_weights  # tuned for the model's scores
         knobs = to_knobs(request, candidates)
         k = page_size(request)
         try:
-            ranking = rerank(candidates, k, knobs, user=user, weights=self.model.weights)
+            ranking = rerank(candidates, k, knobs, user=user, weights=weights)
         except ValueError as exc:
             log.warning("core rejected a request: %s", exc)
             raise CoreRejected(str(exc)) from exc
@@ -89,6 +94,16 @@ class Reranker:
             ",".join(notes) or "-",
         )
         return response
+
+    def _learned_relevance(self, request: RerankRequest, candidates: Candidates) -> Candidates:
+        """The window with the relevance model's scores, when it has what the model reads."""
+        model = self.model.relevance
+        if model is None or not request.knobs.relevance_model or not request.query:
+            return candidates
+        titles = [c.title for c in request.candidates]
+        if not any(titles):
+            return candidates
+        return replace(candidates, relevance=model.score(request.query, titles, candidates))
 
     def _candidate_records(self, request: RerankRequest, notes: list[str]) -> dict[str, ItemRecord]:
         missing = [c.id for c in request.candidates if c.vector is None]
