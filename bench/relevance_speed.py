@@ -1,6 +1,7 @@
 """Learned relevance latency on real Home Depot windows, side by side with the fusion it feeds.
 
-    .venv/bin/python bench/relevance_speed.py [--requests 300] [--retrieval bm25]
+    .venv/bin/python bench/relevance_speed.py [--quick] [--json PATH] [--requests 300]
+                                              [--retrieval bm25]
 
 Inputs are the cached evaluation episodes (``divrank eval`` builds them against the real
 engine): the engine's top-100 BM25 (or k-NN/hybrid) window per real query, with its titles,
@@ -20,6 +21,7 @@ Prints p50/p99 in µs and the ratio to ``fusion``. The shipped model is used unl
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -52,7 +54,11 @@ def main() -> None:
     parser.add_argument("--retrieval", default="bm25")
     parser.add_argument("--model", type=Path, default=DEFAULT_RELEVANCE_MODEL)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="100 requests, one round")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 100, 1
 
     cache = get_settings().cache_dir
     table = ItemTable.load(items_path(cache, "homedepot"))
@@ -91,9 +97,14 @@ def main() -> None:
           f"{n:.0f} candidates), {args.rounds} rounds, 1 BLAS thread, model {model.version}")
     base = _pct(timings["fusion"], 50)
     print(f"{'step':14s} {'p50 µs':>9s} {'p99 µs':>9s} {'p50 / fusion':>13s}")
+    figures = {}
     for name, values in timings.items():
-        p50 = _pct(values, 50)
-        print(f"{name:14s} {p50:9.0f} {_pct(values, 99):9.0f} {p50 / base:12.2f}x")
+        p50, p99 = _pct(values, 50), _pct(values, 99)
+        figures[name] = {"p50_us": round(p50, 1), "p99_us": round(p99, 1)}
+        print(f"{name:14s} {p50:9.0f} {p99:9.0f} {p50 / base:12.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"model": model.version, "requests": len(windows),
+                                         "retrieval": args.retrieval, "steps": figures}, indent=1))
 
 
 if __name__ == "__main__":

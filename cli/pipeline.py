@@ -56,6 +56,7 @@ class PipelineConfig:
     category_field: str = "category"
     brand_field: str = "brand"
     price_field: str = "price"
+    title_field: str = "title"  # for the sidecar's learned relevance model
 
     def __post_init__(self) -> None:
         # The plugin validates too (400 at creation); failing here names the CLI option.

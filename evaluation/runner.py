@@ -20,6 +20,7 @@ from evaluation.es_diversify import (
     twin_name,
 )
 from evaluation.indexing import CachedEncoder, ensure_indexed
+from evaluation.live_pipeline import LivePipeline
 from evaluation.opensearch_mmr import OpenSearchMMR, check_mmr_enabled
 from evaluation.overlap import candidate_overlap
 from evaluation.profiles import profile_from_history
@@ -156,6 +157,25 @@ def default_strategies(
     if pyversity:
         out += [PyversityStrategy(f"pyversity-{name}", name) for name in PYVERSITY]
     return out
+
+
+def live_pipeline(
+    client: Any, alias: str, pipeline: str, retrieval: str, dataset: str
+) -> LivePipeline:
+    """The ``pipeline`` row: the episode's own request through ``pipeline`` on ``alias``."""
+    if retrieval not in ("bm25", "knn"):
+        raise ValueError(f"the pipeline row runs bm25 or knn candidates, not {retrieval!r}")
+    from opensearchpy.exceptions import NotFoundError
+
+    try:
+        client.search_pipeline.get(id=pipeline)
+    except NotFoundError:
+        raise ValueError(
+            f"no search pipeline {pipeline!r}: `divrank pipeline install --name {pipeline}` it "
+            "(and start its sidecar) first"
+        ) from None
+    retriever = Retriever(client, alias, TEXT_FIELDS.get(dataset, ("title", "description")))
+    return LivePipeline(client, alias, pipeline, retriever, retrieval)
 
 
 def native_mmr(client: Any, alias: str, say: Say = lambda _: None) -> Strategy:

@@ -31,8 +31,8 @@ Say = Callable[[str], None]
 @dataclass(frozen=True)
 class RelevanceConfig:
     rounds: int = 400
-    leaves: int = 15
-    learning_rate: float = 0.05
+    leaves: int = 31
+    learning_rate: float = 0.15
     min_data_in_leaf: int = 50
     early_stopping: int = 40
     query_vector_dropout: float = 0.3

@@ -175,6 +175,11 @@ def eval_command(
                      "rows (default: the shipped Home Depot model, on homedepot only)"),
     ] = None,
     no_relevance_model: Annotated[bool, typer.Option("--no-relevance-model")] = False,
+    pipeline_name: Annotated[
+        str | None,
+        typer.Option("--pipeline", help="also send every query through this search pipeline "
+                     "(installed, its sidecar running) and report it as the `pipeline` row"),
+    ] = None,
     no_query_vector: Annotated[
         bool, typer.Option("--no-query-vector",
                            help="the relevance model does not see the query's vector")
@@ -184,7 +189,12 @@ def eval_command(
     quiet: Quiet = False,
 ) -> None:
     """Compare every strategy on the same candidates over the diversity knob; write reports."""
-    from evaluation.runner import default_strategies, elasticsearch_sections, run_eval
+    from evaluation.runner import (
+        default_strategies,
+        elasticsearch_sections,
+        live_pipeline,
+        run_eval,
+    )
 
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine)
@@ -194,6 +204,11 @@ def eval_command(
         strategies = default_strategies(learned, client, ctx["alias"] if client else None,
                                         pyversity=not no_pyversity, say=_say,
                                         relevance=relevance)  # fmt: skip
+        if pipeline_name is not None:
+            if client is None or engine is not EngineKind.opensearch:
+                _fail("--pipeline needs the OpenSearch engine (not --no-engine)")
+            strategies.append(live_pipeline(client, ctx["alias"], pipeline_name,
+                                            ctx["retrieval"], dataset))  # fmt: skip
         name = name or report_name(dataset, ctx["retrieval"], engine.value)
         native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
         notes = [
@@ -203,6 +218,9 @@ def eval_command(
             if ctx["data"].shallow_judgments
             else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
             f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
+            *([f"`pipeline`: each query through search pipeline `{pipeline_name}` (OpenSearch "
+               "+ divrank plugin + the running sidecar), latency a full search round trip"]
+              if pipeline_name else []),
             f"learned relevance: `{relevance.version}` ("
             f"{'without' if no_query_vector else 'with'} the query vector; fusion weights "
             f"`{getattr(relevance.fusion_weights, 'version', 'defaults')}`)"
@@ -317,8 +335,8 @@ def train_relevance_command(
     data_dir: DataDir = DEFAULT_DATA,
     out: Annotated[Path | None, typer.Option(help="model file (*.json)")] = None,
     rounds: Annotated[int, typer.Option(min=1, help="most trees")] = 400,
-    leaves: Annotated[int, typer.Option(min=2, help="leaves per tree")] = 15,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 0.05,
+    leaves: Annotated[int, typer.Option(min=2, help="leaves per tree")] = 31,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 0.15,
     train_limit: Annotated[int, typer.Option(help="training windows per retrieval (0 = all)")] = 0,
     valid_limit: Annotated[int, typer.Option(help="validation windows per retrieval (0 = all)")]
     = 0,

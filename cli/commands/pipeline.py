@@ -73,6 +73,9 @@ def install(
     category_field: Annotated[str, typer.Option()] = "category",
     brand_field: Annotated[str, typer.Option()] = "brand",
     price_field: Annotated[str, typer.Option()] = "price",
+    title_field: Annotated[
+        str, typer.Option(help="Sent as each candidate's title (the learned relevance model).")
+    ] = "title",
     url: UrlOption = None,
 ) -> None:
     """Create (or replace) the search pipeline; with --default, make it the alias's default."""
@@ -94,6 +97,7 @@ def install(
             category_field=category_field,
             brand_field=brand_field,
             price_field=price_field,
+            title_field=title_field,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -29,6 +29,7 @@ FIELDS = frozenset(
         "window_size",
         "max_per_brand",
         "max_per_category",
+        "relevance_model",
     }
 )
 
@@ -47,6 +48,7 @@ class HookKnobs:
     window_size: int | None = None
     max_per_brand: int | None = None
     max_per_category: int | None = None
+    relevance_model: bool | None = None  # None = the sidecar's default (on when it has one)
 
 
 def _string(key: str, value: Any) -> str:
@@ -112,9 +114,10 @@ def parse_ext(block: Any) -> HookKnobs:
         raise DivrankRequestError(
             f"[ext.divrank.strategy] must be one of {list(STRATEGIES)}, got [{strategy}]"
         )
-    explain = get("explain")
-    if explain is not None and not isinstance(explain, bool):
-        raise DivrankRequestError(f"[ext.divrank.explain] must be true or false, got [{explain}]")
+    explain, relevance_model = get("explain"), get("relevance_model")
+    for key, flag in (("explain", explain), ("relevance_model", relevance_model)):
+        if flag is not None and not isinstance(flag, bool):
+            raise DivrankRequestError(f"[ext.divrank.{key}] must be true or false, got [{flag}]")
     return HookKnobs(
         user_id=None if get("user_id") is None else _string("user_id", get("user_id")),
         diversity=None if get("diversity") is None else _unit("diversity", get("diversity")),
@@ -130,4 +133,5 @@ def parse_ext(block: Any) -> HookKnobs:
         max_per_category=None
         if get("max_per_category") is None
         else _integer("max_per_category", get("max_per_category"), 1, MAX_WINDOW),
+        relevance_model=relevance_model,
     )

@@ -52,6 +52,7 @@ DEFAULT_SIZE = 10
 EXPLANATION_FIELD = "_divrank"
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
 _MAX_LABEL = 512
+MAX_TITLE_CHARS = 512  # as the plugin: the relevance features read the first words
 
 
 class SearchClient(Protocol):
@@ -75,6 +76,7 @@ class HookConfig:
     category_field: str = "category"
     brand_field: str = "brand"
     price_field: str = "price"
+    title_field: str = "title"  # sent for the sidecar's learned relevance model
     send_embeddings: bool = True
     default_diversity: float = 0.5
     default_strategy: str = "fusion"
@@ -228,6 +230,11 @@ def _candidate(hit: Mapping[str, Any], config: HookConfig) -> dict[str, Any]:
     price = source.get(config.price_field)
     if isinstance(price, int | float) and not isinstance(price, bool) and math.isfinite(price):
         cand["price"] = float(price)
+    title = source.get(config.title_field)
+    if isinstance(title, list):
+        title = title[0] if title else None
+    if isinstance(title, str) and title:
+        cand["title"] = title[:MAX_TITLE_CHARS]
     return cand
 
 
@@ -255,7 +262,7 @@ def _payload(
             "explain": bool(knobs.explain),
         },
     }
-    for key in ("max_per_brand", "max_per_category"):
+    for key in ("max_per_brand", "max_per_category", "relevance_model"):
         if getattr(knobs, key) is not None:
             payload["knobs"][key] = getattr(knobs, key)
     if query:
@@ -303,6 +310,7 @@ def divrank_search(
     window_size: int | None = None,
     max_per_brand: int | None = None,
     max_per_category: int | None = None,
+    relevance_model: bool | None = None,
     reranker: RerankBackend | None = None,
     config: HookConfig | None = None,
     scroll: bool = False,
@@ -329,6 +337,7 @@ def divrank_search(
             "window_size": window_size,
             "max_per_brand": max_per_brand,
             "max_per_category": max_per_category,
+            "relevance_model": relevance_model,
         },
     )
     window = knobs.window_size or config.window_size

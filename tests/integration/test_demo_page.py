@@ -28,7 +28,7 @@ from cli.demo import build_demo_profiles
 from cli.main import app
 from cli.nodes import sidecar as sidecar_process
 from config.settings import REPO_ROOT, Settings, get_settings
-from reranker.app.demo_search import DEMO_USERS
+from reranker.app.demo_search import DEMO_USERS, search_body
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +152,16 @@ def test_demo_page_columns_follow_the_slider(demo: Demo, page: Page) -> None:
     assert page.input_value("#div") == "0" and page.text_content("#divv") == "0.00"
     engine, divrank = _column(page, "engine"), _column(page, "divrank")
     assert len(engine) == 10
-    assert [r["id"] for r in divrank] == [r["id"] for r in engine]
+    # no diversity: the learned relevance model's order, i.e. the pipeline's own answer; with
+    # the model switched off, the engine's order
+    def through(ext: dict[str, object]) -> list[str]:
+        body = search_body(QUERY, 10, {"diversity": 0.0, **ext})
+        resp = demo.client.transport.perform_request(
+            "POST", f"/{demo.alias}/_search", params={"search_pipeline": demo.pipeline}, body=body)
+        return [hit["_id"] for hit in resp["hits"]["hits"]]
+
+    assert [r["id"] for r in divrank] == through({})
+    assert through({"relevance_model": False}) == [r["id"] for r in engine]
     assert "re-ranked by" in (page.text_content("#status") or "")
 
     # Far right: the divrank column spreads over more brands and categories.

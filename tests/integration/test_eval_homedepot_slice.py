@@ -7,8 +7,9 @@ evaluation is ``divrank eval``, not a test.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,3 +72,47 @@ def test_slice_builds_episodes_and_a_report(engine: str, alias: str, tmp_path: P
     text = outcome.markdown.read_text()
     assert "| opensearch-mmr | 1 |" in text  # knobs print as %g
     assert outcome.plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_pipeline_row_reproduces_the_learned_relevance_in_process(
+    engine: str, alias: str, tmp_path: Path, launch_sidecar: Callable[..., Any]
+) -> None:
+    """The relevance model's gain end to end: the same BM25 requests through OpenSearch, the
+    divrank plugin and a real sidecar give the pages the core gives in process (the plugin
+    sends no query vector, so the in-process rows run without one too)."""
+    from cli import pipeline
+    from evaluation.runner import FUSION_RELEVANCE_ROW, live_pipeline
+    from reranker.relevance_io import DEFAULT_RELEVANCE_MODEL, load_relevance_model
+
+    settings = get_settings()
+    client = connect(settings, url=engine)
+    dataset = slice_dataset(get_loader("homedepot").load(DATA, settings.cache_dir), 30, 400)
+    table, episodes = load_or_build(dataset, "bm25", settings, tmp_path, client, alias,
+                                    progress=False)  # fmt: skip
+    model = load_relevance_model(DEFAULT_RELEVANCE_MODEL)
+    side = launch_sidecar()
+    name = f"{alias}-pipe"
+    try:
+        pipeline.install(client, pipeline.PipelineConfig(
+            name=name, sidecar_url=side.url, read_timeout_ms=5000))  # fmt: skip
+        live = live_pipeline(client, alias, name, "bm25", "homedepot")
+        strategies = [*default_strategies(None, None, None, pyversity=False, relevance=model),
+                      live]  # fmt: skip
+        outcome = run_eval(
+            dataset="homedepot", retrieval="bm25", table=table, episodes=episodes,
+            strategies=strategies, report_dir=tmp_path / "reports", report_name="live",
+            knobs=(0.0, 0.5), valid_limit=None, test_limit=None, progress=False,
+            relevance_model=model, query_vector=False,
+        )  # fmt: skip
+    finally:
+        pipeline.delete(client, name)
+        side.stop()
+    by = {(p.strategy, p.diversity): p.metrics for p in outcome.test}
+    assert live.outside_window == 0
+    for knob in (0.0, 0.5):
+        ours, through = by[(FUSION_RELEVANCE_ROW, knob)], by[("pipeline", knob)]
+        for metric in ("ndcg@10", "ild@10", "brand_cov@10"):
+            assert through[metric] == pytest.approx(ours[metric], rel=0.05, abs=0.02), metric
+    # the model re-ranked: its page is not the engine's
+    assert by[("relevance", 0.0)]["ndcg@10"] != by[("engine", 0.0)]["ndcg@10"]
+    assert "| pipeline |" in outcome.markdown.read_text()

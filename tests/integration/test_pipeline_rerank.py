@@ -147,6 +147,7 @@ def sidecar_answer(
                 "category": src["category"],
                 "brand": src["brand"],
                 "price": src["price"],
+                "title": src["title"],  # the plugin sends it too (the relevance model reads it)
             }
         )
     body: dict[str, Any] = {
@@ -183,7 +184,7 @@ def test_page_is_the_sidecar_order_for_the_same_window(
         assert hit["_source"]["title"].startswith("toner")
 
 
-def test_without_ext_defaults_apply_and_diversity_zero_is_engine_order(
+def test_without_ext_defaults_apply_and_diversity_zero_is_engine_order_without_the_model(
     client: OpenSearch, catalog: Catalog, sidecar: Sidecar, pipe: str
 ) -> None:
     plain = search(client, catalog.index, {"size": 10, "query": QUERY}, pipe)
@@ -197,9 +198,10 @@ def test_without_ext_defaults_apply_and_diversity_zero_is_engine_order(
     zero = search(
         client,
         catalog.index,
-        {"size": 10, "query": QUERY, "ext": {"divrank": {"diversity": 0.0}}},
+        {"size": 10, "query": QUERY,
+         "ext": {"divrank": {"diversity": 0.0, "relevance_model": False}}},
         pipe,
-    )
+    )  # fmt: skip
     engine = search(
         client, catalog.index, {"size": 10, "query": QUERY, "_source": {"excludes": ["embedding"]}}
     )
@@ -316,6 +318,31 @@ def test_explanations_per_hit_when_asked(client: OpenSearch, catalog: Catalog, p
         assert isinstance(explanation["fused"], float)
         assert explanation["engine_score"] == pytest.approx(hit["_score"])
         assert "terms" in explanation
+
+
+def test_the_relevance_model_ranks_through_the_pipeline(
+    client: OpenSearch, catalog: Catalog, sidecar: Sidecar, pipe: str
+) -> None:
+    """The plugin sends each hit's title and the query; the sidecar's learned relevance ranks
+    (its term is in the explanations) unless ``ext.divrank.relevance_model`` is false."""
+    def page(extra: dict[str, Any]) -> dict[str, Any]:
+        knobs = {"explain": True, "diversity": 0.0, **extra}
+        return search(client, catalog.index,
+                      {"size": 10, "query": QUERY, "ext": {"divrank": knobs}}, pipe)  # fmt: skip
+
+    learned = page({})
+    assert learned["ext"]["divrank"]["applied"] is True
+    for hit in learned["hits"]["hits"]:
+        (explanation,) = hit["fields"]["_divrank"]
+        assert "learned_relevance" in explanation["terms"], explanation
+    assert ids(learned) == sidecar_answer(
+        client, sidecar, catalog, 100, {"diversity": 0.0, "strategy": "fusion"})[:10]
+    off = page({"relevance_model": False})
+    for hit in off["hits"]["hits"]:
+        (explanation,) = hit["fields"]["_divrank"]
+        assert "relevance" in explanation["terms"]
+        assert "learned_relevance" not in explanation["terms"]
+    assert ids(off) == ids(search(client, catalog.index, {"size": 10, "query": QUERY}))
 
 
 def test_caller_source_filter_is_kept(client: OpenSearch, catalog: Catalog, pipe: str) -> None:

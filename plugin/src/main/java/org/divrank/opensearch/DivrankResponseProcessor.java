@@ -63,6 +63,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
     static final String CATEGORY_FIELD = "category_field";
     static final String BRAND_FIELD = "brand_field";
     static final String PRICE_FIELD = "price_field";
+    static final String TITLE_FIELD = "title_field";
     static final String DEFAULT_DIVERSITY = "default_diversity";
     static final String DEFAULT_STRATEGY = "default_strategy";
     static final String FAIL_OPEN = "fail_open";
@@ -461,6 +462,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 field(tag, config, CATEGORY_FIELD, CandidateFields.DEFAULTS.category()),
                 field(tag, config, BRAND_FIELD, CandidateFields.DEFAULTS.brand()),
                 field(tag, config, PRICE_FIELD, CandidateFields.DEFAULTS.price()),
+                field(tag, config, TITLE_FIELD, CandidateFields.DEFAULTS.title()),
                 ConfigurationUtils.readBooleanProperty(TYPE, tag, config, SEND_EMBEDDINGS, true)
             );
             double diversity = DEFAULT_DIVERSITY_VALUE;
@@ -493,7 +495,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 ignoreFailure,
                 client,
                 fields,
-                new Knobs(diversity, strategy, false, null, null),
+                new Knobs(diversity, strategy, false, null, null, null),
                 failOpen,
                 stats,
                 threadContext

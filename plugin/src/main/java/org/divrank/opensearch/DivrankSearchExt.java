@@ -39,9 +39,10 @@ public final class DivrankSearchExt extends SearchExtBuilder {
     static final String WINDOW_SIZE = "window_size";
     static final String MAX_PER_BRAND = "max_per_brand";
     static final String MAX_PER_CATEGORY = "max_per_category";
+    static final String RELEVANCE_MODEL = "relevance_model";
 
     private static final Set<String> FIELDS = Set.of(
-        USER_ID, DIVERSITY, STRATEGY, EXPLAIN, HISTORY, WINDOW_SIZE, MAX_PER_BRAND, MAX_PER_CATEGORY
+        USER_ID, DIVERSITY, STRATEGY, EXPLAIN, HISTORY, WINDOW_SIZE, MAX_PER_BRAND, MAX_PER_CATEGORY, RELEVANCE_MODEL
     );
 
     private final String userId;
@@ -52,6 +53,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
     private final Integer windowSize;
     private final Integer maxPerBrand;
     private final Integer maxPerCategory;
+    private final Boolean relevanceModel;
 
     /** All-optional constructor; {@code null} means "use the pipeline default". */
     public DivrankSearchExt(
@@ -62,7 +64,8 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         List<String> historyItemIds,
         Integer windowSize,
         Integer maxPerBrand,
-        Integer maxPerCategory
+        Integer maxPerCategory,
+        Boolean relevanceModel
     ) {
         this.userId = userId;
         this.diversity = diversity;
@@ -72,6 +75,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         this.windowSize = windowSize;
         this.maxPerBrand = maxPerBrand;
         this.maxPerCategory = maxPerCategory;
+        this.relevanceModel = relevanceModel;
     }
 
     /** Transport constructor: the coordinating node copies requests through the stream. */
@@ -85,6 +89,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         this.windowSize = in.readOptionalVInt();
         this.maxPerBrand = in.readOptionalVInt();
         this.maxPerCategory = in.readOptionalVInt();
+        this.relevanceModel = in.readOptionalBoolean();
     }
 
     @Override
@@ -97,6 +102,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         out.writeOptionalVInt(windowSize);
         out.writeOptionalVInt(maxPerBrand);
         out.writeOptionalVInt(maxPerCategory);
+        out.writeOptionalBoolean(relevanceModel);
     }
 
     @Override
@@ -117,6 +123,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         if (windowSize != null) builder.field(WINDOW_SIZE, windowSize);
         if (maxPerBrand != null) builder.field(MAX_PER_BRAND, maxPerBrand);
         if (maxPerCategory != null) builder.field(MAX_PER_CATEGORY, maxPerCategory);
+        if (relevanceModel != null) builder.field(RELEVANCE_MODEL, relevanceModel);
         return builder.endObject();
     }
 
@@ -147,18 +154,24 @@ public final class DivrankSearchExt extends SearchExtBuilder {
             diversity = unitInterval("ext.divrank." + DIVERSITY, map.get(DIVERSITY));
         }
         Strategy strategy = map.get(STRATEGY) == null ? null : Strategy.parse("ext.divrank." + STRATEGY, map.get(STRATEGY));
-        Boolean explain = null;
-        if (map.get(EXPLAIN) != null) {
-            if (!(map.get(EXPLAIN) instanceof Boolean flag)) {
-                throw new IllegalArgumentException("[ext.divrank.explain] must be true or false, got [" + map.get(EXPLAIN) + "]");
-            }
-            explain = flag;
-        }
+        Boolean explain = optionalFlag(map, EXPLAIN);
+        Boolean relevanceModel = optionalFlag(map, RELEVANCE_MODEL);
         List<String> history = map.get(HISTORY) == null ? null : historyIds(map.get(HISTORY));
         Integer window = optionalInt(map, WINDOW_SIZE, 1, MAX_WINDOW);
         Integer maxPerBrand = optionalInt(map, MAX_PER_BRAND, 1, MAX_WINDOW);
         Integer maxPerCategory = optionalInt(map, MAX_PER_CATEGORY, 1, MAX_WINDOW);
-        return new DivrankSearchExt(userId, diversity, strategy, explain, history, window, maxPerBrand, maxPerCategory);
+        return new DivrankSearchExt(userId, diversity, strategy, explain, history, window, maxPerBrand, maxPerCategory, relevanceModel);
+    }
+
+    private static Boolean optionalFlag(Map<String, Object> map, String key) {
+        Object value = map.get(key);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof Boolean flag)) {
+            throw new IllegalArgumentException("[ext.divrank." + key + "] must be true or false, got [" + value + "]");
+        }
+        return flag;
     }
 
     /** The first divrank block among a request's ext builders, or {@code null}. */
@@ -275,6 +288,11 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         return maxPerCategory;
     }
 
+    /** Whether the sidecar ranks by its learned relevance model; {@code null} = its default (on). */
+    public Boolean relevanceModel() {
+        return relevanceModel;
+    }
+
     @Override
     public boolean equals(Object obj) {
         if (this == obj) return true;
@@ -286,11 +304,12 @@ public final class DivrankSearchExt extends SearchExtBuilder {
             && Objects.equals(historyItemIds, other.historyItemIds)
             && Objects.equals(windowSize, other.windowSize)
             && Objects.equals(maxPerBrand, other.maxPerBrand)
-            && Objects.equals(maxPerCategory, other.maxPerCategory);
+            && Objects.equals(maxPerCategory, other.maxPerCategory)
+            && Objects.equals(relevanceModel, other.relevanceModel);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(userId, diversity, strategy, explain, historyItemIds, windowSize, maxPerBrand, maxPerCategory);
+        return Objects.hash(userId, diversity, strategy, explain, historyItemIds, windowSize, maxPerBrand, maxPerCategory, relevanceModel);
     }
 }

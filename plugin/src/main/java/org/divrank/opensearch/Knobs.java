@@ -8,8 +8,9 @@ package org.divrank.opensearch;
  * @param explain        whether per-hit explanations are asked for
  * @param maxPerBrand    optional cap per brand, {@code null} = sidecar default
  * @param maxPerCategory optional cap per category, {@code null} = sidecar default
+ * @param relevanceModel whether the sidecar's learned relevance model ranks, {@code null} = sidecar default
  */
-public record Knobs(double diversity, Strategy strategy, boolean explain, Integer maxPerBrand, Integer maxPerCategory) {
+public record Knobs(double diversity, Strategy strategy, boolean explain, Integer maxPerBrand, Integer maxPerCategory, Boolean relevanceModel) {
 
     /** Applies the request's overrides (any of them may be absent) to these defaults. */
     public Knobs with(DivrankSearchExt ext) {
@@ -21,7 +22,8 @@ public record Knobs(double diversity, Strategy strategy, boolean explain, Intege
             ext.strategy() != null ? ext.strategy() : strategy,
             ext.explain() != null ? ext.explain() : explain,
             ext.maxPerBrand() != null ? ext.maxPerBrand() : maxPerBrand,
-            ext.maxPerCategory() != null ? ext.maxPerCategory() : maxPerCategory
+            ext.maxPerCategory() != null ? ext.maxPerCategory() : maxPerCategory,
+            ext.relevanceModel() != null ? ext.relevanceModel() : relevanceModel
         );
     }
 }

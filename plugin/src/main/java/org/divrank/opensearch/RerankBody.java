@@ -93,6 +93,7 @@ public final class RerankBody {
             b.field("explain", knobs.explain());
             if (knobs.maxPerBrand() != null) b.field("max_per_brand", knobs.maxPerBrand());
             if (knobs.maxPerCategory() != null) b.field("max_per_category", knobs.maxPerCategory());
+            if (knobs.relevanceModel() != null) b.field("relevance_model", knobs.relevanceModel());
             b.endObject();
             b.endObject();
             return new Built(BytesReference.toBytes(BytesReference.bytes(b)), ids, scanned);
@@ -152,6 +153,7 @@ public final class RerankBody {
         if (f.category() != null) b.field("category", f.category());
         if (f.brand() != null) b.field("brand", f.brand());
         if (f.price() != null) b.field("price", f.price().doubleValue());
+        if (f.title() != null) b.field("title", clip(f.title()));
         b.endObject();
     }
 
@@ -184,8 +186,17 @@ public final class RerankBody {
             if (brand instanceof String text && !text.isEmpty()) b.field("brand", text);
             Object price = XContentMapValues.extractValue(fields.price(), source);
             if (price instanceof Number n && Double.isFinite(n.doubleValue())) b.field("price", n.doubleValue());
+            Object title = XContentMapValues.extractValue(fields.title(), source);
+            if (title instanceof List<?> titles) {
+                title = titles.isEmpty() ? null : titles.get(0);
+            }
+            if (title instanceof String text && !text.isEmpty()) b.field("title", clip(text));
         }
         b.endObject();
+    }
+
+    private static String clip(String title) {
+        return title.length() <= CandidateFields.MAX_TITLE_CHARS ? title : title.substring(0, CandidateFields.MAX_TITLE_CHARS);
     }
 
     private static String categoryPath(Object value) {

@@ -36,6 +36,7 @@ public final class SourceScan {
      * @param category       category path, may be {@code null}
      * @param brand          brand, may be {@code null}
      * @param price          price, may be {@code null}
+     * @param title          title, may be {@code null}
      */
     public record Features(
         BytesRef source,
@@ -44,7 +45,8 @@ public final class SourceScan {
         int fieldStart,
         String category,
         String brand,
-        Double price
+        Double price,
+        String title
     ) {
         /** Whether an embedding array was found. */
         public boolean hasEmbedding() {
@@ -59,6 +61,7 @@ public final class SourceScan {
         if (source == null || source.length() == 0) return false;
         if (fields.embedding().indexOf('.') >= 0 || fields.category().indexOf('.') >= 0) return false;
         if (fields.brand().indexOf('.') >= 0 || fields.price().indexOf('.') >= 0) return false;
+        if (fields.title().indexOf('.') >= 0) return false;
         for (int i = 0; i < source.length(); i++) {
             byte b = source.get(i);
             if (b == ' ' || b == '\n' || b == '\r' || b == '\t') continue;
@@ -80,6 +83,7 @@ public final class SourceScan {
         String category = null;
         String brand = null;
         Double price = null;
+        String title = null;
         try (JsonParser p = JSON.createParser(ref.bytes, ref.offset, ref.length)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new IOException("_source is not a JSON object");
@@ -96,8 +100,10 @@ public final class SourceScan {
                     embEnd = (int) p.currentTokenLocation().getByteOffset() + 1;
                 } else if (name.equals(fields.category())) {
                     category = categoryOf(p, value);
-                } else if (name.equals(fields.brand())) {
-                    brand = brandOf(p, value);
+                } else if (name.equals(fields.brand()) || name.equals(fields.title())) {
+                    String text = brandOf(p, value); // a string, or the first string of a list
+                    if (name.equals(fields.brand())) brand = text;
+                    if (name.equals(fields.title())) title = text;
                 } else if (name.equals(fields.price())) {
                     price = value == JsonToken.VALUE_NUMBER_INT || value == JsonToken.VALUE_NUMBER_FLOAT ? p.getDoubleValue() : null;
                     if (price != null && !Double.isFinite(price)) price = null;
@@ -110,7 +116,7 @@ public final class SourceScan {
                 throw new IOException("_source ends unexpectedly");
             }
         }
-        return new Features(ref, embStart, embEnd, fieldStart, category, brand, price);
+        return new Features(ref, embStart, embEnd, fieldStart, category, brand, price, title);
     }
 
     private static String categoryOf(JsonParser p, JsonToken value) throws IOException {

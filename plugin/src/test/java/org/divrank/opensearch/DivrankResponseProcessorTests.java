@@ -183,12 +183,27 @@ class DivrankResponseProcessorTests {
         assertEquals("printing/toner", first.get("category"));
         assertEquals("b0", first.get("brand"));
         assertEquals(10.5, first.get("price"));
+        assertEquals("item 0", first.get("title"));
         assertEquals(1000.0, ((Number) first.get("score")).doubleValue());
         Map<String, Object> knobs = (Map<String, Object>) body.get("knobs");
         assertEquals(0.5, knobs.get("diversity"));
         assertEquals("fusion", knobs.get("strategy"));
         assertEquals(false, knobs.get("explain"));
+        assertFalse(knobs.containsKey("relevance_model")); // the sidecar's default decides
         assertEquals(1, stats.reranked());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void sendsTheTitleFromTheConfiguredField() throws Exception {
+        run(processor(Map.of("title_field", "brand")), new SearchSourceBuilder().size(10), 30);
+        Map<String, Object> first = (Map<String, Object>) ((List<Object>) stub.lastBody.get("candidates")).get(0);
+        assertEquals("b0", first.get("title"));
+        // a dotted path takes the map path; a hit without that field sends no title, the rest as before
+        run(processor(Map.of("title_field", "meta.title")), new SearchSourceBuilder().size(10), 30);
+        first = (Map<String, Object>) ((List<Object>) stub.lastBody.get("candidates")).get(0);
+        assertFalse(first.containsKey("title"));
+        assertEquals("b0", first.get("brand"));
     }
 
     @Test
@@ -223,7 +238,7 @@ class DivrankResponseProcessorTests {
     @Test
     @SuppressWarnings("unchecked")
     void extKnobsAndUserReachTheSidecar() throws Exception {
-        DivrankSearchExt ext = new DivrankSearchExt("u42", 0.0, Strategy.DPP, true, List.of("d7"), null, 2, null);
+        DivrankSearchExt ext = new DivrankSearchExt("u42", 0.0, Strategy.DPP, true, List.of("d7"), null, 2, null, false);
         Run run = run(processor(Map.of()), new SearchSourceBuilder().size(5).ext(List.of(ext)), 20);
         assertNull(run.failure);
         Map<String, Object> body = stub.lastBody;
@@ -235,6 +250,7 @@ class DivrankResponseProcessorTests {
         assertEquals("dpp", knobs.get("strategy"));
         assertEquals(true, knobs.get("explain"));
         assertEquals(2, knobs.get("max_per_brand"));
+        assertEquals(false, knobs.get("relevance_model"));
         assertEquals(0.0, ext(run.response).diversity());
     }
 
@@ -264,7 +280,7 @@ class DivrankResponseProcessorTests {
     @Test
     @SuppressWarnings("unchecked")
     void explanationsGoToFieldsWhenAsked() throws Exception {
-        DivrankSearchExt ext = new DivrankSearchExt(null, null, null, true, null, null, null, null);
+        DivrankSearchExt ext = new DivrankSearchExt(null, null, null, true, null, null, null, null, null);
         Run run = run(processor(Map.of()), new SearchSourceBuilder().size(2).ext(List.of(ext)), 10);
         SearchHit top = run.response.getHits().getHits()[0];
         assertEquals("d9", top.getId());
@@ -558,7 +574,7 @@ class DivrankResponseProcessorTests {
         DivrankResponseProcessor p = processor(
             Map.of("default_diversity", 0.2, "default_strategy", "mmr", "embedding_field", "vec", "fail_open", false)
         );
-        assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null), p.defaults());
+        assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null, null), p.defaults());
         assertEquals("vec", p.fields().embedding());
         assertFalse(p.failOpen());
         assertEquals(List.of(URI.create(stub.url() + "/v1/rerank")), p.sidecar().endpoints());

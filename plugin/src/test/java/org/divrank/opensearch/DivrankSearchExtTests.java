@@ -42,7 +42,8 @@ class DivrankSearchExtTests {
     void parsesEveryField() throws IOException {
         DivrankSearchExt ext = parse(
             "{\"user_id\":\"u42\",\"diversity\":0.6,\"strategy\":\"mmr\",\"explain\":true,"
-                + "\"history\":{\"item_ids\":[\"1\",\"2\",\"1\"]},\"window_size\":50,\"max_per_brand\":2}"
+                + "\"history\":{\"item_ids\":[\"1\",\"2\",\"1\"]},\"window_size\":50,\"max_per_brand\":2,"
+                + "\"relevance_model\":false}"
         );
         assertEquals("u42", ext.userId());
         assertEquals(0.6, ext.diversity());
@@ -52,6 +53,7 @@ class DivrankSearchExtTests {
         assertEquals(50, ext.windowSize());
         assertEquals(2, ext.maxPerBrand());
         assertNull(ext.maxPerCategory());
+        assertEquals(Boolean.FALSE, ext.relevanceModel());
     }
 
     @Test
@@ -60,7 +62,7 @@ class DivrankSearchExtTests {
         assertNull(ext.userId());
         assertNull(ext.diversity());
         assertNull(ext.strategy());
-        Knobs defaults = new Knobs(0.5, Strategy.FUSION, false, null, null);
+        Knobs defaults = new Knobs(0.5, Strategy.FUSION, false, null, null, null);
         assertEquals(defaults, defaults.with(ext));
     }
 
@@ -70,6 +72,7 @@ class DivrankSearchExtTests {
         assertTrue(rejected("{\"diversity\":\"high\"}").contains("[ext.divrank.diversity]"));
         assertTrue(rejected("{\"strategy\":\"random\"}").contains("[ext.divrank.strategy]"));
         assertTrue(rejected("{\"explain\":\"yes\"}").contains("[ext.divrank.explain]"));
+        assertTrue(rejected("{\"relevance_model\":1}").contains("[ext.divrank.relevance_model]"));
         assertTrue(rejected("{\"user_id\":\"\"}").contains("[ext.divrank.user_id]"));
         assertTrue(rejected("{\"user_id\":7}").contains("[ext.divrank.user_id]"));
         assertTrue(rejected("{\"window_size\":0}").contains("[ext.divrank.window_size]"));
@@ -83,7 +86,7 @@ class DivrankSearchExtTests {
 
     @Test
     void streamAndJsonRoundTrip() throws IOException {
-        DivrankSearchExt ext = new DivrankSearchExt("u1", 0.25, Strategy.DPP, false, List.of("a", "b"), 40, null, 3);
+        DivrankSearchExt ext = new DivrankSearchExt("u1", 0.25, Strategy.DPP, false, List.of("a", "b"), 40, null, 3, false);
         try (BytesStreamOutput out = new BytesStreamOutput()) {
             ext.writeTo(out);
             try (StreamInput in = out.bytes().streamInput()) {

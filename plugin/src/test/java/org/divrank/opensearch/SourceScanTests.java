@@ -63,7 +63,7 @@ class SourceScanTests {
 
     @Test
     void fallsBackForDottedFieldsAndNonJson() throws Exception {
-        CandidateFields dotted = new CandidateFields("vec.v", "category", "brand", "price", true);
+        CandidateFields dotted = new CandidateFields("vec.v", "category", "brand", "price", "title", true);
         assertFalse(SourceScan.applies(new BytesArray("{}"), dotted));
         assertFalse(SourceScan.applies(new BytesArray(new byte[] { (byte) 0xd8, 0 }), CandidateFields.DEFAULTS));
         assertFalse(SourceScan.applies(null, CandidateFields.DEFAULTS));

@@ -50,13 +50,13 @@ class WindowRequestProcessorTests {
 
     @Test
     void extWindowOverridesAndExtIsNotTouched() {
-        DivrankSearchExt ext = new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null);
+        DivrankSearchExt ext = new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null, null);
         SearchSourceBuilder source = new SearchSourceBuilder().size(5).ext(List.of(ext));
         PipelineProcessingContext context = new PipelineProcessingContext();
         SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
         assertEquals(30, out.source().size());
         assertSame(ext, out.source().ext().get(0));
-        assertEquals(new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null), out.source().ext().get(0));
+        assertEquals(new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null, null), out.source().ext().get(0));
         assertEquals(1, out.source().ext().size());
     }
 

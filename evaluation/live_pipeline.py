@@ -1,0 +1,68 @@
+"""The real search pipeline as a strategy: each episode's query sent through OpenSearch with
+the divrank plugin and a running sidecar, the page read back.
+
+Everything else in the report replays cached windows through the core in process; this row
+shows the same gain end to end (plugin field plumbing, the query text the plugin extracts,
+titles from ``_source``, the sidecar's relevance model and weights). The engine answers the
+same BM25 (or k-NN) request the episode was built from, so the window is the episode's; a page
+item outside it (the index changed since) is dropped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evaluation.retrieval import QuerySpec, Retriever
+from evaluation.strategies import IntArray, RerankContext
+
+__all__ = ["LivePipeline", "PipelineNotApplied"]
+
+
+class PipelineNotApplied(RuntimeError):
+    """The pipeline answered but did not re-rank (it failed open): the row would be a lie."""
+
+
+@dataclass
+class LivePipeline:
+    client: Any
+    index: str
+    pipeline: str
+    retriever: Retriever
+    retrieval: str = "bm25"
+    strategy: str = "fusion"
+    name: str = "pipeline"
+    knob_sensitive: bool = True
+    outside_window: int = field(default=0, init=False)  # page items not in the episode's window
+
+    def body(self, ctx: RerankContext, k: int, diversity: float) -> dict[str, Any]:
+        episode = ctx.episode
+        depth = len(ctx.candidates)  # the episode's window: k-NN's k must be as deep
+        if self.retrieval == "bm25":
+            body = self.retriever.bm25_body(QuerySpec(text=episode.query), depth)
+        elif self.retrieval == "knn":
+            if episode.query_embedding is None:
+                raise ValueError(f"episode {episode.qid} has no query vector for a k-NN query")
+            body = self.retriever.knn_body(QuerySpec(vector=episode.query_embedding), depth)
+        else:
+            raise ValueError(f"the live pipeline row runs bm25 or knn, not {self.retrieval!r}")
+        body["size"] = k
+        body["_source"] = False
+        body["ext"] = {"divrank": {"diversity": float(diversity), "strategy": self.strategy}}
+        return body
+
+    def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:
+        response = self.client.search(index=self.index, body=self.body(ctx, k, diversity),
+                                      params={"search_pipeline": self.pipeline})  # fmt: skip
+        info = (response.get("ext") or {}).get("divrank") or {}
+        if not info.get("applied"):
+            raise PipelineNotApplied(
+                f"pipeline {self.pipeline!r} did not re-rank episode {ctx.episode.qid}: "
+                f"{info.get('reason') or info or 'no ext.divrank in the response'}"
+            )
+        position = {item: i for i, item in enumerate(ctx.candidates.ids)}
+        hits = [h["_id"] for h in response["hits"]["hits"]]
+        self.outside_window += sum(1 for h in hits if h not in position)
+        return np.asarray([position[h] for h in hits if h in position], dtype=np.int64)
