@@ -28,7 +28,8 @@ class SidecarState:
 
     def readiness(self) -> dict[str, str]:
         """Each check: "ok", "disabled" or what is wrong. Pings are cached a few seconds."""
-        checks = {"weights": "ok" if self.model.error is None else self.model.error}
+        checks = {"weights": "ok" if self.model.error is None else self.model.error,
+                  "relevance": "disabled" if self.model.relevance is None else "ok"}  # fmt: skip
         if self.connection is None:
             checks["opensearch"] = "disabled"
             return checks

@@ -63,6 +63,7 @@ def off_client(kit: Any) -> Iterator[httpx.Client]:
 
 def test_the_process_switch_turns_it_off(off_client: httpx.Client, kit: Any) -> None:
     assert off_client.post("/v1/rerank", json=_payload(kit)).json()["ids"][0] == "item-0"
+    assert off_client.get("/readyz").json()["checks"]["relevance"] == "disabled"
 
 
 @pytest.mark.parametrize("content", [None, "{broken", '{"format": "divrank-relevance/1"}'])

@@ -103,7 +103,8 @@ def test_healthz_and_readyz(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"weights": "ok", "opensearch": "disabled"}
+    assert ready.json()["checks"] == {"weights": "ok", "relevance": "ok",
+                                      "opensearch": "disabled"}  # fmt: skip
 
 
 def test_openapi_documents_the_request_body(client: httpx.Client) -> None:
