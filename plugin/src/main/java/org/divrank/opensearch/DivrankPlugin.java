@@ -25,6 +25,7 @@ import org.opensearch.search.pipeline.SearchResponseProcessor;
 
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -80,9 +81,19 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
     @Override
     public Map<String, Processor.Factory<SearchResponseProcessor>> getResponseProcessors(Parameters parameters) {
         Supplier<String> tokenSupplier = () -> token;
+        // The node's GENERIC pool (ThreadPool#generic): sidecar replies are parsed and pages cut
+        // there, never on the HTTP client's threads or the JDK common pool.
+        Executor generic = parameters.genericExecutor::accept;
         return Map.of(
             DivrankResponseProcessor.TYPE,
-            new DivrankResponseProcessor.Factory(connections::forConnectTimeout, tokenSupplier, stats, parameters.threadContext, policy)
+            new DivrankResponseProcessor.Factory(
+                connections::forConnectTimeout,
+                tokenSupplier,
+                stats,
+                parameters.threadContext,
+                policy,
+                generic
+            )
         );
     }
 
@@ -115,11 +126,6 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
         Supplier<DiscoveryNodes> nodesInCluster
     ) {
         return List.of(new RestDivrankStatsAction(stats));
-    }
-
-    /** Node-local counters (for tests and the REST endpoint). */
-    DivrankStats stats() {
-        return stats;
     }
 
     @Override

@@ -2,25 +2,23 @@ package org.divrank.opensearch;
 
 import org.opensearch.secure_sm.AccessController;
 
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
- * Asynchronous {@code POST /v1/rerank} to the sidecar. Never blocks the caller's thread: the
- * answer completes a future on the HTTP client's own threads, and every call ends by a hard
- * deadline (connect + read timeout) even when the server accepts and then stalls.
+ * Asynchronous {@code POST /v1/rerank} to the sidecar. Never blocks the caller's thread, and every
+ * call ends by a hard deadline (connect + read timeout) even when the server accepts and then
+ * stalls. The reply is parsed and the future completed on the node's executor, so neither that
+ * work nor the stages that depend on it run on the HTTP client's few selector/worker threads.
  */
 public final class SidecarClient {
 
@@ -33,6 +31,7 @@ public final class SidecarClient {
     private final long deadlineMs;
     private final Supplier<String> token;
     private final int maxReplyBytes;
+    private final Executor executor;
 
     /**
      * @param http        shared client (it carries the connect timeout)
@@ -41,8 +40,17 @@ public final class SidecarClient {
      * @param readMs      time allowed for the answer once connected
      * @param token       bearer token supplier (keystore), {@code null}/blank = no header
      * @param maxReplyBytes largest reply read ({@code divrank.sidecar.max_reply_bytes})
+     * @param executor    node thread pool that parses the reply and completes the future
      */
-    public SidecarClient(HttpClient http, URI baseUrl, int connectMs, int readMs, Supplier<String> token, int maxReplyBytes) {
+    public SidecarClient(
+        HttpClient http,
+        URI baseUrl,
+        int connectMs,
+        int readMs,
+        Supplier<String> token,
+        int maxReplyBytes,
+        Executor executor
+    ) {
         this.http = http;
         String base = baseUrl.toString();
         this.endpoint = URI.create((base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + RERANK_PATH);
@@ -50,17 +58,7 @@ public final class SidecarClient {
         this.deadlineMs = (long) connectMs + readMs;
         this.token = token;
         this.maxReplyBytes = maxReplyBytes;
-    }
-
-    /** A client with its own connection pool; for tests and single-processor use. */
-    public static HttpClient newHttpClient(int connectMs) {
-        return AccessController.doPrivileged(
-            () -> HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofMillis(connectMs))
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build()
-        );
+        this.executor = executor;
     }
 
     public URI endpoint() {
@@ -68,7 +66,8 @@ public final class SidecarClient {
     }
 
     /**
-     * Posts {@code body}; the future fails only with {@link SidecarFailure}.
+     * Posts {@code body}; the future fails only with {@link SidecarFailure}, or with the executor's
+     * rejection when the node is closing.
      *
      * @param body      JSON request body
      * @param windowIds candidate ids, to validate the reply against
@@ -91,10 +90,10 @@ public final class SidecarClient {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(new SidecarFailure("sidecar_unreachable", "could not send to " + endpoint, e));
         }
-        CompletableFuture<SidecarReply> reply = sent.orTimeout(deadlineMs, TimeUnit.MILLISECONDS).handle((response, error) -> {
+        return sent.orTimeout(deadlineMs, TimeUnit.MILLISECONDS).handleAsync((response, error) -> {
             if (error != null) {
                 sent.cancel(true);
-                throw new CompletionException(classify(error));
+                throw new CompletionException(SidecarFailures.classify(error, endpoint, deadlineMs));
             }
             if (response.statusCode() != 200) {
                 throw new CompletionException(
@@ -106,32 +105,6 @@ public final class SidecarClient {
             } catch (SidecarFailure failure) {
                 throw new CompletionException(failure);
             }
-        });
-        return reply;
-    }
-
-    private SidecarFailure classify(Throwable error) {
-        for (Throwable c = error; c != null; c = c.getCause()) {
-            if (c instanceof SidecarFailure failure) {
-                return failure; // e.g. sidecar_reply_too_large from the capped body
-            }
-        }
-        Throwable cause = error;
-        while (cause instanceof CompletionException && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
-        if (cause instanceof HttpConnectTimeoutException) {
-            return new SidecarFailure("sidecar_connect_timeout", "no connection to " + endpoint + " within the connect timeout", cause);
-        }
-        if (cause instanceof HttpTimeoutException || cause instanceof TimeoutException) {
-            return new SidecarFailure("sidecar_timeout", "no answer from " + endpoint + " within " + deadlineMs + " ms", cause);
-        }
-        if (cause instanceof ConnectException) {
-            return new SidecarFailure("sidecar_unreachable", "connection to " + endpoint + " refused", cause);
-        }
-        if (cause instanceof SecurityException) {
-            return new SidecarFailure("sidecar_forbidden", "connection to " + endpoint + " denied by the security policy", cause);
-        }
-        return new SidecarFailure("sidecar_io_error", "call to " + endpoint + " failed: " + cause, cause);
+        }, executor);
     }
 }

@@ -1,7 +1,10 @@
 package org.divrank.opensearch;
 
+import org.opensearch.secure_sm.AccessController;
+
 import java.io.Closeable;
 import java.net.http.HttpClient;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -16,7 +19,18 @@ public final class SidecarConnections implements Closeable {
 
     /** The shared client for this connect timeout. */
     public HttpClient forConnectTimeout(int connectMs) {
-        return clients.computeIfAbsent(connectMs, SidecarClient::newHttpClient);
+        return clients.computeIfAbsent(connectMs, SidecarConnections::newHttpClient);
+    }
+
+    /** HTTP/1.1 (the sidecar speaks nothing else), never following a redirect off the allowed host. */
+    private static HttpClient newHttpClient(int connectMs) {
+        return AccessController.doPrivileged(
+            () -> HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofMillis(connectMs))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build()
+        );
     }
 
     @Override

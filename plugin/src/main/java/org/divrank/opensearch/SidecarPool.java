@@ -4,7 +4,6 @@ import java.net.URI;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongSupplier;
@@ -15,17 +14,11 @@ import java.util.function.LongSupplier;
  * microseconds, so the request's deadline still holds), and any sidecar that fails at the
  * transport level rests for {@code backoffMs}. When every one is resting they are all tried
  * anyway, so a recovered sidecar is found again; when all fail, the failure is the last one's
- * and the processor fails open as with a single sidecar.
+ * and the processor fails open as with a single sidecar. Which failures rest a sidecar is
+ * {@link SidecarFailures#isTransport}. A retry starts on the thread that completed the failed
+ * call: the node's executor ({@link SidecarClient}), or the caller's when the send failed at once.
  */
 public final class SidecarPool {
-
-    /** Failures that mean "this sidecar, not the request": rest it. */
-    private static final Set<String> TRANSPORT = Set.of(
-        "sidecar_unreachable",
-        "sidecar_connect_timeout",
-        "sidecar_timeout",
-        "sidecar_io_error"
-    );
 
     private final List<SidecarClient> clients;
     private final long backoffMs;
@@ -68,8 +61,8 @@ public final class SidecarPool {
     private CompletableFuture<SidecarReply> attempt(int[] order, int at, byte[] body, Set<String> windowIds) {
         int c = order[at];
         return clients.get(c).rerank(body, windowIds).exceptionallyCompose(error -> {
-            SidecarFailure failure = unwrap(error);
-            if (failure != null && TRANSPORT.contains(failure.reason())) {
+            SidecarFailure failure = SidecarFailures.find(error);
+            if (failure != null && SidecarFailures.isTransport(failure)) {
                 restUntil.set(c, clockMs.getAsLong() + backoffMs);
                 if (failure.reason().equals("sidecar_unreachable") && at + 1 < order.length) {
                     return attempt(order, at + 1, body, windowIds);
@@ -77,13 +70,5 @@ public final class SidecarPool {
             }
             return CompletableFuture.failedFuture(error);
         });
-    }
-
-    private static SidecarFailure unwrap(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof SidecarFailure failure) return failure;
-            if (!(t instanceof CompletionException)) break;
-        }
-        return null;
     }
 }

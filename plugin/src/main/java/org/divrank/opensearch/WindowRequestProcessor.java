@@ -65,21 +65,6 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         this.fetchVectorsOf = fetchVectorsOf;
     }
 
-    /** For tests: a processor with the given window (vectors stay in {@code _source}). */
-    static WindowRequestProcessor of(int windowSize) {
-        return new WindowRequestProcessor(null, null, false, windowSize, List.of(), null);
-    }
-
-    /** For tests: a processor with the given window and fetch exclusions. */
-    static WindowRequestProcessor of(int windowSize, List<String> exclude) {
-        return new WindowRequestProcessor(null, null, false, windowSize, exclude, null);
-    }
-
-    /** For tests: a processor that fetches {@code vectorField} as binary. */
-    static WindowRequestProcessor fetchingVectors(int windowSize, String vectorField) {
-        return new WindowRequestProcessor(null, null, false, windowSize, List.of(), vectorField);
-    }
-
     String fetchVectorsOf() {
         return fetchVectorsOf;
     }

@@ -40,7 +40,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,17 +61,22 @@ class DivrankResponseProcessorTests {
     private DivrankStats stats;
     private String token;
     private org.opensearch.common.settings.Settings nodeSettings = org.opensearch.common.settings.Settings.EMPTY;
+    private SidecarConnections connections;
+    /** Runs the sidecar call's completion; the node's generic pool in production. */
+    private Executor executor = Runnable::run;
 
     @BeforeEach
     void start() throws Exception {
         stub = new StubSidecar();
         stats = new DivrankStats();
         token = null;
+        connections = new SidecarConnections();
     }
 
     @AfterEach
     void stop() {
         stub.close();
+        connections.close();
     }
 
     // ---- fixtures ---------------------------------------------------------------------------
@@ -78,11 +88,12 @@ class DivrankResponseProcessorTests {
         config.put("read_timeout_ms", 300);
         config.putAll(overrides);
         DivrankResponseProcessor.Factory factory = new DivrankResponseProcessor.Factory(
-            SidecarClient::newHttpClient,
+            connections::forConnectTimeout,
             () -> token,
             stats,
             null,
-            SidecarPolicy.of(nodeSettings)
+            SidecarPolicy.of(nodeSettings),
+            executor
         );
         return factory.create(Map.of(), "divrank-test", null, false, config, null);
     }
@@ -117,7 +128,7 @@ class DivrankResponseProcessorTests {
     private Run run(DivrankResponseProcessor processor, SearchSourceBuilder source, int windowHits) throws Exception {
         SearchRequest request = new SearchRequest("products").source(source);
         PipelineProcessingContext context = new PipelineProcessingContext();
-        WindowRequestProcessor.of(100).processRequest(request, context);
+        WindowProcessors.window(100).processRequest(request, context);
         CompletableFuture<SearchResponse> done = new CompletableFuture<>();
         long start = System.nanoTime();
         processor.processResponseAsync(
@@ -204,6 +215,60 @@ class DivrankResponseProcessorTests {
         first = (Map<String, Object>) ((List<Object>) stub.lastBody.get("candidates")).get(0);
         assertFalse(first.containsKey("title"));
         assertEquals("b0", first.get("brand"));
+    }
+
+    /** Runs a window of hits with these sources through the response processor alone. */
+    private List<Map<String, Object>> sentCandidates(DivrankResponseProcessor processor, String... sources) throws Exception {
+        SearchHit[] hits = new SearchHit[sources.length];
+        for (int i = 0; i < sources.length; i++) {
+            hits[i] = new SearchHit(i, "d" + i, Map.of(), Map.of());
+            hits[i].sourceRef(new BytesArray(sources[i]));
+            hits[i].score(100f - i);
+        }
+        SearchHits searchHits = new SearchHits(hits, new TotalHits(hits.length, TotalHits.Relation.EQUAL_TO), 100f);
+        SearchResponse response = new SearchResponse(
+            new SearchResponseSections(searchHits, null, null, false, null, null, 1),
+            null, 1, 1, 0, 3, ShardSearchFailure.EMPTY_ARRAY, SearchResponse.Clusters.EMPTY
+        );
+        SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(sources.length));
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        processor.processResponseAsync(request, response, null, ActionListener.wrap(done::complete, done::completeExceptionally));
+        assertTrue(ext(done.get(10, TimeUnit.SECONDS)).applied());
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> candidates = (List<Map<String, Object>>) stub.lastBody.get("candidates");
+        return candidates;
+    }
+
+    @Test
+    void sendsTheTitleFromADottedPath() throws Exception {
+        DivrankResponseProcessor processor = processor(Map.of("title_field", "meta.title"));
+        assertEquals("meta.title", processor.config().fields().title());
+        List<Map<String, Object>> sent = sentCandidates(
+            processor,
+            "{\"meta\":{\"title\":\"HP 64 black ink\"},\"brand\":\"hp\"}",
+            "{\"meta\":{\"title\":[\"first listed\",\"second\"]}}",
+            "{\"meta\":{\"title\":42},\"title\":\"top-level, not the configured field\"}",
+            "{\"meta\":{}}"
+        );
+        assertEquals("HP 64 black ink", sent.get(0).get("title"));
+        assertEquals("hp", sent.get(0).get("brand"));
+        assertEquals("first listed", sent.get(1).get("title"));
+        assertFalse(sent.get(2).containsKey("title"), "a number is not a title");
+        assertFalse(sent.get(3).containsKey("title"));
+    }
+
+    @Test
+    void longTitlesAreCutTo512Chars() throws Exception {
+        String longTitle = "t".repeat(600);
+        // top-level field: the raw-source scan; dotted path: the map path; both cut the same way
+        List<Map<String, Object>> scanned = sentCandidates(processor(Map.of()), "{\"title\":\"" + longTitle + "\"}", "{\"title\":\"\"}");
+        assertEquals("t".repeat(CandidateFields.MAX_TITLE_CHARS), scanned.get(0).get("title"));
+        assertFalse(scanned.get(1).containsKey("title"), "an empty title is not sent");
+        List<Map<String, Object>> mapped = sentCandidates(
+            processor(Map.of("title_field", "meta.title")),
+            "{\"meta\":{\"title\":\"" + longTitle + "\"}}"
+        );
+        assertEquals(512, ((String) mapped.get(0).get("title")).length());
     }
 
     @Test
@@ -390,7 +455,7 @@ class DivrankResponseProcessorTests {
         SearchResponse original = response(20, List.of(other));
         SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(5));
         PipelineProcessingContext context = new PipelineProcessingContext();
-        WindowRequestProcessor.of(20).processRequest(request, context);
+        WindowProcessors.window(20).processRequest(request, context);
         CompletableFuture<SearchResponse> done = new CompletableFuture<>();
         processor(Map.of()).processResponseAsync(request, original, context, ActionListener.wrap(done::complete, done::completeExceptionally));
         SearchResponse out = done.get(10, TimeUnit.SECONDS);
@@ -464,7 +529,7 @@ class DivrankResponseProcessorTests {
         );
         SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(2));
         PipelineProcessingContext context = new PipelineProcessingContext();
-        WindowRequestProcessor.of(10).processRequest(request, context);
+        WindowProcessors.window(10).processRequest(request, context);
         CompletableFuture<SearchResponse> done = new CompletableFuture<>();
         processor(Map.of()).processResponseAsync(request, response, context, ActionListener.wrap(done::complete, done::completeExceptionally));
         assertEquals(List.of("d1", "d0"), ids(done.get(10, TimeUnit.SECONDS)));
@@ -514,7 +579,7 @@ class DivrankResponseProcessorTests {
     private SearchResponse runWindow(DivrankResponseProcessor processor, SearchResponse window, int from, int size) throws Exception {
         SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().from(from).size(size));
         PipelineProcessingContext context = new PipelineProcessingContext();
-        WindowRequestProcessor.fetchingVectors(100, "embedding").processRequest(request, context);
+        WindowProcessors.fetchingVectors(100, "embedding").processRequest(request, context);
         CompletableFuture<SearchResponse> done = new CompletableFuture<>();
         processor.processResponseAsync(request, window, context, ActionListener.wrap(done::complete, done::completeExceptionally));
         return done.get(10, TimeUnit.SECONDS);
@@ -562,6 +627,56 @@ class DivrankResponseProcessorTests {
     }
 
     @Test
+    void sidecarCompletionRunsOnTheGivenExecutor() throws Exception {
+        ExecutorService node = Executors.newSingleThreadExecutor(r -> new Thread(r, "node-generic"));
+        AtomicInteger tasks = new AtomicInteger();
+        executor = task -> {
+            tasks.incrementAndGet();
+            node.execute(task);
+        };
+        try {
+            DivrankResponseProcessor processor = processor(Map.of());
+            for (boolean sidecarUp : List.of(true, false)) {
+                if (!sidecarUp) stub.script(body -> new StubSidecar.Reply(500, "{}", 0));
+                SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(5));
+                PipelineProcessingContext context = new PipelineProcessingContext();
+                WindowProcessors.window(20).processRequest(request, context);
+                CompletableFuture<String> thread = new CompletableFuture<>();
+                processor.processResponseAsync(request, response(20, new ArrayList<>()), context, ActionListener.wrap(
+                    r -> thread.complete(Thread.currentThread().getName()),
+                    thread::completeExceptionally
+                ));
+                assertEquals("node-generic", thread.get(10, TimeUnit.SECONDS), "sidecar up: " + sidecarUp);
+            }
+            assertTrue(tasks.get() >= 4, "reply parsing and the page cut both go through the executor: " + tasks.get());
+        } finally {
+            node.shutdownNow();
+        }
+    }
+
+    @Test
+    void aClosingExecutorStillAnswersTheListenerOnce() throws Exception {
+        executor = task -> {
+            throw new RejectedExecutionException("node closing");
+        };
+        AtomicInteger calls = new AtomicInteger();
+        CompletableFuture<Exception> failure = new CompletableFuture<>();
+        SearchRequest request = new SearchRequest("products").source(new SearchSourceBuilder().size(5));
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowProcessors.window(20).processRequest(request, context);
+        processor(Map.of()).processResponseAsync(request, response(20, new ArrayList<>()), context, ActionListener.wrap(r -> {
+            calls.incrementAndGet();
+            failure.complete(null);
+        }, e -> {
+            calls.incrementAndGet();
+            failure.complete(e);
+        }));
+        assertInstanceOf(RejectedExecutionException.class, failure.get(10, TimeUnit.SECONDS));
+        Thread.sleep(200);
+        assertEquals(1, calls.get());
+    }
+
+    @Test
     void synchronousPathRefusesToBlock() throws Exception {
         DivrankResponseProcessor processor = processor(Map.of());
         assertThrows(UnsupportedOperationException.class, () -> processor.processResponse(new SearchRequest(), response(1, List.of())));
@@ -574,9 +689,10 @@ class DivrankResponseProcessorTests {
         DivrankResponseProcessor p = processor(
             Map.of("default_diversity", 0.2, "default_strategy", "mmr", "embedding_field", "vec", "fail_open", false)
         );
-        assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null, null), p.defaults());
-        assertEquals("vec", p.fields().embedding());
-        assertFalse(p.failOpen());
+        assertEquals(new Knobs(0.2, Strategy.MMR, false, null, null, null), p.config().defaults());
+        assertEquals("vec", p.config().fields().embedding());
+        assertEquals("title", p.config().fields().title());
+        assertFalse(p.config().failOpen());
         assertEquals(List.of(URI.create(stub.url() + "/v1/rerank")), p.sidecar().endpoints());
     }
 

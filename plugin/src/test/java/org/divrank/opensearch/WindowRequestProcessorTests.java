@@ -31,7 +31,7 @@ class WindowRequestProcessorTests {
     void widensToTheWindowAndRemembersThePage() {
         SearchSourceBuilder source = new SearchSourceBuilder().query(QueryBuilders.matchQuery("title", "toner")).from(10).size(10);
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        SearchRequest out = WindowProcessors.window(100).processRequest(request(source), context);
         assertEquals(0, out.source().from());
         assertEquals(100, out.source().size());
         PageState page = PageState.load(context);
@@ -43,7 +43,7 @@ class WindowRequestProcessorTests {
     @Test
     void defaultsWhenNoBody() {
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest out = WindowRequestProcessor.of(100).processRequest(new SearchRequest("products"), context);
+        SearchRequest out = WindowProcessors.window(100).processRequest(new SearchRequest("products"), context);
         assertEquals(100, out.source().size());
         assertEquals(new PageState(0, 10, 100, null, false, null), PageState.load(context));
     }
@@ -53,7 +53,7 @@ class WindowRequestProcessorTests {
         DivrankSearchExt ext = new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null, null);
         SearchSourceBuilder source = new SearchSourceBuilder().size(5).ext(List.of(ext));
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        SearchRequest out = WindowProcessors.window(100).processRequest(request(source), context);
         assertEquals(30, out.source().size());
         assertSame(ext, out.source().ext().get(0));
         assertEquals(new DivrankSearchExt("u1", 0.3, null, null, null, 30, null, null, null), out.source().ext().get(0));
@@ -74,7 +74,7 @@ class WindowRequestProcessorTests {
             int size = c.request.source().size();
             int from = c.request.source().from();
             PipelineProcessingContext context = new PipelineProcessingContext();
-            SearchRequest out = WindowRequestProcessor.of(100).processRequest(c.request, context);
+            SearchRequest out = WindowProcessors.window(100).processRequest(c.request, context);
             assertEquals(size, out.source().size(), c.reason);
             assertEquals(from, out.source().from(), c.reason);
             PageState page = PageState.load(context);
@@ -86,7 +86,7 @@ class WindowRequestProcessorTests {
     @Test
     void scoreSortIsStillReranked() {
         PipelineProcessingContext context = new PipelineProcessingContext();
-        WindowRequestProcessor.of(100).processRequest(request(new SearchSourceBuilder().sort("_score", SortOrder.DESC)), context);
+        WindowProcessors.window(100).processRequest(request(new SearchSourceBuilder().sort("_score", SortOrder.DESC)), context);
         assertNull(PageState.load(context).skipReason());
     }
 
@@ -95,7 +95,7 @@ class WindowRequestProcessorTests {
         FetchSourceContext callerSource = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
         SearchSourceBuilder source = new SearchSourceBuilder().fetchSource(callerSource);
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest out = WindowRequestProcessor.of(100).processRequest(request(source), context);
+        SearchRequest out = WindowProcessors.window(100).processRequest(request(source), context);
         assertEquals(FetchSourceContext.FETCH_SOURCE, out.source().fetchSource());
         PageState page = PageState.load(context);
         assertTrue(page.sourceWidened());
@@ -105,13 +105,13 @@ class WindowRequestProcessorTests {
     @Test
     void excludedFieldsStayOutOfTheWindowUnlessAskedFor() {
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest plain = WindowRequestProcessor.of(100, List.of("embedding"))
+        SearchRequest plain = WindowProcessors.window(100, List.of("embedding"))
             .processRequest(request(new SearchSourceBuilder()), context);
         assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), plain.source().fetchSource());
         assertFalse(PageState.load(context).sourceWidened());
 
         FetchSourceContext asked = new FetchSourceContext(true, new String[] { "title", "embedding" }, new String[0]);
-        SearchRequest wants = WindowRequestProcessor.of(100, List.of("embedding"))
+        SearchRequest wants = WindowProcessors.window(100, List.of("embedding"))
             .processRequest(request(new SearchSourceBuilder().fetchSource(asked)), new PipelineProcessingContext());
         assertEquals(0, wants.source().fetchSource().excludes().length);
     }
@@ -119,7 +119,7 @@ class WindowRequestProcessorTests {
     @Test
     void vectorsComeAsBinaryAndLeaveTheWindowSource() {
         PipelineProcessingContext context = new PipelineProcessingContext();
-        SearchRequest plain = WindowRequestProcessor.fetchingVectors(100, "embedding")
+        SearchRequest plain = WindowProcessors.fetchingVectors(100, "embedding")
             .processRequest(request(new SearchSourceBuilder()), context);
         assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), plain.source().fetchSource());
         assertEquals(new VectorFetchExt("embedding"), VectorFetchExt.find(plain.source().ext()));
@@ -127,18 +127,18 @@ class WindowRequestProcessorTests {
 
         // The caller's own filter still gets widened, without the vector...
         FetchSourceContext title = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
-        SearchRequest filtered = WindowRequestProcessor.fetchingVectors(100, "embedding")
+        SearchRequest filtered = WindowProcessors.fetchingVectors(100, "embedding")
             .processRequest(request(new SearchSourceBuilder().fetchSource(title)), new PipelineProcessingContext());
         assertEquals(new FetchSourceContext(true, new String[0], new String[] { "embedding" }), filtered.source().fetchSource());
         // ...unless they asked for the vector by name.
         FetchSourceContext asked = new FetchSourceContext(true, new String[] { "title", "embedding" }, new String[0]);
-        SearchRequest wants = WindowRequestProcessor.fetchingVectors(100, "embedding")
+        SearchRequest wants = WindowProcessors.fetchingVectors(100, "embedding")
             .processRequest(request(new SearchSourceBuilder().fetchSource(asked)), new PipelineProcessingContext());
         assertEquals(FetchSourceContext.FETCH_SOURCE, wants.source().fetchSource());
         assertEquals(new VectorFetchExt("embedding"), VectorFetchExt.find(wants.source().ext()));
 
         // A skipped request (page beyond the window) is left alone.
-        SearchRequest beyond = WindowRequestProcessor.fetchingVectors(100, "embedding")
+        SearchRequest beyond = WindowProcessors.fetchingVectors(100, "embedding")
             .processRequest(request(new SearchSourceBuilder().from(95).size(10)), new PipelineProcessingContext());
         assertNull(VectorFetchExt.find(beyond.source().ext()));
     }
