@@ -100,7 +100,7 @@ def _sidecar_order(url: str, es: Elasticsearch, index: str, window: int, diversi
         "candidates": [
             {"id": h["_id"], "score": h["_score"], "embedding": h["_source"]["embedding"],
              "brand": h["_source"]["brand"], "category": h["_source"]["category"],
-             "price": h["_source"]["price"]}
+             "price": h["_source"]["price"], "title": h["_source"]["title"]}
             for h in hits
         ],
         "k": len(hits),
