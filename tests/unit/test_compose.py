@@ -118,3 +118,12 @@ def test_deployed_sidecar_has_no_demo_routes(compose: dict) -> None:
     dockerfile = (REPO_ROOT / "reranker" / "Dockerfile").read_text()
     sidecar_stage = dockerfile.split("AS sidecar", 1)[1].split("FROM ", 1)[0]
     assert "ENV DIVRANK_DEMO=false" in sidecar_stage
+
+
+def test_sidecar_image_can_load_the_relevance_model() -> None:
+    """LightGBM needs libgomp, which python:3.11-slim lacks; the build loads the shipped model."""
+    dockerfile = (REPO_ROOT / "reranker" / "Dockerfile").read_text()
+    base = dockerfile.split("AS base", 1)[1].split("FROM ", 1)[0]
+    assert "libgomp1" in base
+    sidecar_stage = dockerfile.split("AS sidecar", 1)[1].split("FROM ", 1)[0]
+    assert "load_relevance_model" in sidecar_stage
