@@ -331,7 +331,7 @@ def train_relevance_command(
     dataset: Dataset = "homedepot",
     retrievals: Annotated[
         str, typer.Option(help="comma-separated candidate sets whose windows are pooled")
-    ] = "bm25,knn,hybrid",
+    ] = "bm25,hybrid,knn",
     data_dir: DataDir = DEFAULT_DATA,
     out: Annotated[Path | None, typer.Option(help="model file (*.json)")] = None,
     rounds: Annotated[int, typer.Option(min=1, help="most trees")] = 400,
