@@ -70,7 +70,7 @@ def main() -> None:
     windows = []
     for ep in episodes:
         cands = candidates_of(ep, table)
-        windows.append((ep.query, [str(t) for t in table.titles[ep.items]], cands))
+        windows.append((ep.query, table.titles_of(ep.items), cands))
     knobs = Knobs(diversity=0.3, strategy="fusion")
     timings: dict[str, list[float]] = {"features": [], "model": [], "fusion": [],
                                        "fusion+model": []}  # fmt: skip

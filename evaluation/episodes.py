@@ -51,6 +51,16 @@ class ItemTable:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def titles_of(self, rows: npt.NDArray[np.integer] | None = None) -> list[str]:
+        """Titles of these rows (all rows when None), for the relevance model's features."""
+        if self.titles is None:
+            raise ValueError(
+                "the item table has no titles (built by an older version): rebuild it with "
+                "`divrank eval --rebuild`"
+            )
+        chosen = self.titles if rows is None else self.titles[rows]
+        return [str(t) for t in chosen]
+
     def index_of(self) -> dict[str, int]:
         return {str(item): i for i, item in enumerate(self.ids)}
 

@@ -48,8 +48,7 @@ class LivePipeline:
             body = self.retriever.knn_body(QuerySpec(vector=episode.query_embedding), depth)
         else:
             raise ValueError(f"the live pipeline row runs bm25 or knn, not {self.retrieval!r}")
-        body["size"] = k
-        body["_source"] = False
+        body["size"] = k  # the retriever's bodies already leave _source out
         body["ext"] = {"divrank": {"diversity": float(diversity), "strategy": self.strategy}}
         return body
 

@@ -52,9 +52,7 @@ def learned_candidates(
 ) -> Candidates:  # fmt: skip
     """The window with the relevance model's scores (``query_vector``: let it see the query's
     vector, as on k-NN/hybrid requests or with the sidecar's encoder)."""
-    if table.titles is None:
-        raise ValueError("the item table has no titles: rebuild with `divrank eval --rebuild`")
-    titles = [str(t) for t in table.titles[episode.items]]
+    titles = table.titles_of(episode.items)
     vector = episode.query_embedding if query_vector else None
     return replace(candidates, relevance=model.score(episode.query, titles, candidates, vector))
 

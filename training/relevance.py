@@ -22,8 +22,7 @@ from evaluation.sweep import candidates_of
 from reranker.core.relevance_features import RELEVANCE_FEATURES, IdfTable, relevance_features
 from reranker.core.relevance_model import RelevanceModel
 
-__all__ = ["RelevanceConfig", "RelevanceRows", "episode_titles", "relevance_rows",
-           "train_relevance"]  # fmt: skip
+__all__ = ["RelevanceConfig", "RelevanceRows", "relevance_rows", "train_relevance"]
 
 Say = Callable[[str], None]
 
@@ -46,15 +45,6 @@ class RelevanceRows:
     groups: list[int]  # rows per episode, in order
 
 
-def episode_titles(episode: Episode, table: ItemTable) -> list[str]:
-    if table.titles is None:
-        raise ValueError(
-            "the item table has no titles (built by an older version): rebuild the episodes "
-            "with `divrank eval --rebuild`"
-        )
-    return [str(t) for t in table.titles[episode.items]]
-
-
 def relevance_rows(
     episodes: Sequence[Episode],
     table: ItemTable,
@@ -68,7 +58,7 @@ def relevance_rows(
         if len(ep.items) == 0:
             continue
         vector = ep.query_embedding if rng.random() >= dropout else None
-        feats.append(relevance_features(ep.query, episode_titles(ep, table),
+        feats.append(relevance_features(ep.query, table.titles_of(ep.items),
                                         candidates_of(ep, table), idf, vector))  # fmt: skip
         labels.append(np.array([ep.judgments.get(str(table.ids[r]), 0) for r in ep.items],
                                dtype=np.int32))  # fmt: skip
@@ -87,9 +77,7 @@ def train_relevance(
     say: Say = lambda _: None,
 ) -> RelevanceModel:
     """A lambdarank model on ``train``, stopped where validation NDCG@10 stops rising."""
-    if table.titles is None:
-        raise ValueError("the item table has no titles: rebuild with `divrank eval --rebuild`")
-    idf = IdfTable.from_titles([str(t) for t in table.titles])
+    idf = IdfTable.from_titles(table.titles_of())
     tr = relevance_rows(train, table, idf, config.query_vector_dropout, config.seed)
     va = relevance_rows(valid, table, idf, 0.0, config.seed)
     max_gain = int(max(tr.labels.max(), va.labels.max(), 1))

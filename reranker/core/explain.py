@@ -17,6 +17,7 @@ One dict per returned item (JSON-ready: str, int, float, list, dict, None only):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from reranker.core.request import Request
@@ -65,7 +66,7 @@ def _name_learned(item: dict[str, Any], engine_score: float) -> None:
     features = item.setdefault("features", {})
     if "relevance" in features:
         features["learned_relevance"] = features.pop("relevance")
-    if engine_score == engine_score:  # a missing engine score (NaN) is left out
+    if not math.isnan(engine_score):  # a missing engine score is left out
         features["engine_score"] = engine_score
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["QueryIntent", "detect_intent", "tokens"]
+__all__ = ["QueryIntent", "detect_intent", "named_in", "tokens"]
 
 _WORD = re.compile(r"\w+")
 _IGNORED = frozenset({"and", "the", "of", "by", "for"})
@@ -42,7 +42,8 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(_stem(tok) for tok in words if tok not in _IGNORED)
 
 
-def _named(query: tuple[str, ...], names: Iterable[str]) -> frozenset[str]:
+def named_in(query: tuple[str, ...], names: Iterable[str]) -> frozenset[str]:
+    """The ``names`` whose tokens appear contiguously in the ``query`` tokens."""
     found = set()
     present = frozenset(query)
     for name in names:
@@ -62,4 +63,4 @@ def detect_intent(
     words = tokens(query)
     if not words:
         return QueryIntent()
-    return QueryIntent(_named(words, brand_names), _named(words, category_names))
+    return QueryIntent(named_in(words, brand_names), named_in(words, category_names))

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from reranker.core.intent import tokens
+from reranker.core.intent import named_in, tokens
 from reranker.core.normalize import normalize_scores
 from reranker.core.types import Candidates, FloatArray
 
@@ -117,14 +117,6 @@ def _hits(sets: Sequence[frozenset], keys: Sequence[object]) -> npt.NDArray[np.b
     return np.array(flat, dtype=bool).reshape(len(sets), len(keys))
 
 
-def _brand_named(query_tokens: tuple[str, ...], present: frozenset[str], brand: str) -> bool:
-    needle = tokens(brand)
-    if not needle or needle[0] not in present:
-        return False
-    width = len(needle)
-    return any(query_tokens[i : i + width] == needle for i in range(len(query_tokens) - width + 1))
-
-
 def relevance_features(
     query: str,
     titles: Sequence[str | None],
@@ -159,10 +151,10 @@ def relevance_features(
     brand_codes = candidates.brands
     named = np.zeros(n, dtype=np.float32)
     if brand_codes is not None and q:
-        in_query = frozenset(q)
-        named_codes = {c for c in np.unique(brand_codes).tolist() if c >= 0
-                       and _brand_named(q, in_query, brand_names[c])}  # fmt: skip
-        named = np.isin(brand_codes, list(named_codes)).astype(np.float32)
+        present = [c for c in np.unique(brand_codes).tolist() if c >= 0]
+        wanted = named_in(q, [brand_names[c] for c in present])
+        named_codes = [c for c in present if brand_names[c] in wanted]
+        named = np.isin(brand_codes, named_codes).astype(np.float32)
         out[:, col["query_names_brand"]] = float(bool(named_codes))
     else:
         out[:, col["query_names_brand"]] = 0.0

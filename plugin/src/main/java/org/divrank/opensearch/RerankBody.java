@@ -179,20 +179,20 @@ public final class RerankBody {
             }
             String category = categoryPath(XContentMapValues.extractValue(fields.category(), source));
             if (category != null) b.field("category", category);
-            Object brand = XContentMapValues.extractValue(fields.brand(), source);
-            if (brand instanceof List<?> brands) {
-                brand = brands.isEmpty() ? null : brands.get(0);
-            }
-            if (brand instanceof String text && !text.isEmpty()) b.field("brand", text);
+            String brand = firstString(XContentMapValues.extractValue(fields.brand(), source));
+            if (brand != null) b.field("brand", brand);
             Object price = XContentMapValues.extractValue(fields.price(), source);
             if (price instanceof Number n && Double.isFinite(n.doubleValue())) b.field("price", n.doubleValue());
-            Object title = XContentMapValues.extractValue(fields.title(), source);
-            if (title instanceof List<?> titles) {
-                title = titles.isEmpty() ? null : titles.get(0);
-            }
-            if (title instanceof String text && !text.isEmpty()) b.field("title", clip(text));
+            String title = firstString(XContentMapValues.extractValue(fields.title(), source));
+            if (title != null) b.field("title", clip(title));
         }
         b.endObject();
+    }
+
+    /** A non-empty string, or the first element of a list when that is one; else {@code null}. */
+    private static String firstString(Object value) {
+        Object first = value instanceof List<?> values ? (values.isEmpty() ? null : values.get(0)) : value;
+        return first instanceof String text && !text.isEmpty() ? text : null;
     }
 
     private static String clip(String title) {
