@@ -22,6 +22,7 @@ __all__ = [
     "best_x_at",
     "check_targets",
     "frontier_gaps",
+    "learned_operating_point",
     "relevance_section",
     "upper_frontier",
     "write_markdown",
@@ -135,6 +136,22 @@ def _point(points: Sequence[SweepPoint], name: str, knob: float | None = None) -
     return found[0] if found else None
 
 
+def learned_operating_point(
+    points: Sequence[SweepPoint], engine: SweepPoint
+) -> tuple[float, float] | None:
+    """(score, knob) of the best point keeping NDCG@10 >= 1.05x ``engine``'s, scored by
+    min(ILD gain / 25%, brand coverage gain / 35%) (>= 1: the targets met); None when no point
+    keeps it."""
+    e = engine.metrics
+    feasible = [
+        (min(_gain(p.metrics["ild@10"], e["ild@10"]) / LEARNED_ILD,
+             _gain(p.metrics["brand_cov@10"], e["brand_cov@10"]) / LEARNED_BRAND), p.diversity)
+        for p in points
+        if e["ndcg@10"] > 0 and p.metrics["ndcg@10"] >= LEARNED_NDCG * e["ndcg@10"]
+    ]  # fmt: skip
+    return max(feasible) if feasible else None
+
+
 def relevance_section(
     valid: Sequence[SweepPoint], test: Sequence[SweepPoint],
     relevance: str = "relevance", fusion: str = "fusion-relevance",
@@ -147,7 +164,6 @@ def relevance_section(
     if engine_v is None or engine_t is None or alone is None:
         return []
     e = engine_t.metrics
-    alone.metrics["ndcg@10"] / e["ndcg@10"] if e["ndcg@10"] > 0 else 0.0
     lines = [
         "## Learned relevance (operating point chosen on validation, measured on test)",
         "",
@@ -172,15 +188,8 @@ def relevance_section(
                 f"{_gain(m['cat_cov@10'], e['cat_cov@10']):+.1%} | {met} |")  # fmt: skip
 
     lines.append(row(relevance, alone, "–") if e["ndcg@10"] > 0 else "")
-    ev = engine_v.metrics
-    feasible = []
-    for p in (q for q in valid if q.strategy == fusion):
-        m = p.metrics
-        if ev["ndcg@10"] > 0 and m["ndcg@10"] >= LEARNED_NDCG * ev["ndcg@10"]:
-            score = min(_gain(m["ild@10"], ev["ild@10"]) / LEARNED_ILD,
-                        _gain(m["brand_cov@10"], ev["brand_cov@10"]) / LEARNED_BRAND)  # fmt: skip
-            feasible.append((score, p.diversity))
-    chosen = _point(test, fusion, max(feasible)[1]) if feasible else None
+    best = learned_operating_point([q for q in valid if q.strategy == fusion], engine_v)
+    chosen = _point(test, fusion, best[1]) if best is not None else None
     if chosen is None:
         lines.append(f"| {fusion} | – | no knob keeps {LEARNED_NDCG:.2f}× engine NDCG on "
                      "validation | | | | | | no |")  # fmt: skip

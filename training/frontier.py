@@ -13,13 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evaluation.report import (
-    LEARNED_BRAND,
-    LEARNED_ILD,
-    LEARNED_NDCG,
-    best_x_at,
-    upper_frontier,
-)
+from evaluation.report import LEARNED_NDCG, best_x_at, learned_operating_point, upper_frontier
 from evaluation.results import SweepPoint
 
 __all__ = ["AXES", "frontier_score", "learned_target_score", "target_score"]
@@ -51,15 +45,10 @@ def learned_target_score(ours: Sequence[SweepPoint], engine: SweepPoint) -> floa
     NDCG >= 1.05x engine order of min(ILD gain / 25%, brand coverage gain / 35%); >= 1 means
     met. Without such a point, how far the most relevant one falls short (negative), so the
     search still has a slope to climb."""
-    e = engine.metrics
-    feasible = [p for p in ours if p.metrics["ndcg@10"] >= LEARNED_NDCG * e["ndcg@10"]]
-    if not feasible:
-        return max(p.metrics["ndcg@10"] / e["ndcg@10"] for p in ours) - LEARNED_NDCG
-    return max(
-        min((p.metrics["ild@10"] / e["ild@10"] - 1) / LEARNED_ILD,
-            (p.metrics["brand_cov@10"] / e["brand_cov@10"] - 1) / LEARNED_BRAND)
-        for p in feasible
-    )  # fmt: skip
+    best = learned_operating_point(ours, engine)
+    if best is None:
+        return max(p.metrics["ndcg@10"] / engine.metrics["ndcg@10"] for p in ours) - LEARNED_NDCG
+    return best[0]
 
 
 def frontier_score(

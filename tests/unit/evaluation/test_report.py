@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.report import check_targets, frontier_gaps, write_markdown, write_plot
+from evaluation.report import (
+    check_targets,
+    frontier_gaps,
+    learned_operating_point,
+    write_markdown,
+    write_plot,
+)
 from evaluation.results import SweepPoint
 
 
@@ -119,3 +125,15 @@ def test_operating_points_off_the_table_grid_are_listed(tmp_path: Path) -> None:
     text = md.read_text()
     assert "| mmr | 0.15 | 0.590 |" in text
     assert "| mmr | 0.25 |" not in text
+
+
+def test_learned_operating_point_keeps_105_percent_of_engine_then_most_diversity() -> None:
+    engine = _p("engine", 0.0, 0.40, 0.40, brand=4.0)
+    ours = [
+        _p("fusion-relevance", 0.0, 0.48, 0.36, brand=3.8),
+        _p("fusion-relevance", 0.3, 0.43, 0.52, brand=5.6),  # 1.075x, ILD +30%, brands +40%
+        _p("fusion-relevance", 0.5, 0.41, 0.60, brand=6.0),  # 1.025x: below the bar
+    ]
+    score, knob = learned_operating_point(ours, engine) or (0.0, -1.0)
+    assert knob == 0.3 and score == pytest.approx(min(0.30 / 0.25, 0.40 / 0.35))
+    assert learned_operating_point(ours[2:], engine) is None
