@@ -10,7 +10,11 @@ the same log gives the same profiles). The number of interests grows with the hi
 
 Pure numpy/scikit-learn: no engine, no files. The output is exactly the document the sidecar
 reads (see docs/api.md): ``user_id, interests, interest_weights, centroid, category_hist,
-brand_hist, recent_item_ids, updated_at``.
+brand_hist, item_weights, repeats, repeat_chances, recent_item_ids, updated_at``.
+``item_weights`` are the summed event weights of the user's ``max_items`` strongest items and
+``repeats`` / ``repeat_chances`` count events that returned to an item already seen (out of
+all events but the first): raw counts, which the ranking core turns into item affinities and
+a repeat rate (``reranker.core.profile``) the same way for stored profiles and evaluation.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class ProfileConfig:
     items_per_interest: int = 3
     half_life_days: float = 30.0
     recent: int = 20
+    max_items: int = 256  # item_weights kept per user (the strongest)
     seed: int = 0
 
 
@@ -144,6 +149,14 @@ def build_profile(
         "centroid": [round(float(x), 6) for x in centroid],
         "category_hist": _histogram(cats),
         "brand_hist": _histogram(brands),
+        "item_weights": {
+            item: round(w, 6)
+            for item, w in sorted(item_weight.items(), key=lambda kv: (-kv[1], kv[0]))[
+                : config.max_items
+            ]
+        },
+        "repeats": len(history) - len(item_weight),
+        "repeat_chances": max(len(history) - 1, 0),
         "recent_item_ids": recent,
         "updated_at": stamp,
     }

@@ -197,6 +197,9 @@ class Candidate(_Lenient):
     title: str | None = Field(
         None, max_length=MAX_TITLE_LENGTH, description="For the learned relevance model"
     )
+    popularity: float | None = Field(
+        None, ge=0.0, description="Item prior from the shop's events (any scale, e.g. buyers)"
+    )
 
     @field_validator("embedding")
     @classmethod

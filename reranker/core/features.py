@@ -13,6 +13,14 @@ Static, per candidate (``STATIC_FEATURES``):
 - ``centroid_sim``: cosine to the user's history centroid; 0 without one.
 - ``centroid_excess``: ``max(0, centroid_sim - mean over the window)``: closeness to the
   user's past beyond the typical hit, the over-personalisation signal (weight < 0).
+- ``repeat_affinity``: the user's ``item_affinity`` of this very item times their
+  ``repeat_rate``: high for the staple a repeat buyer buys every week, 0 for a user who
+  never comes back to an item (``profile.py``).
+- ``popularity``: the item prior, ``log1p(popularity / median positive popularity of the
+  window)`` divided by its window maximum, in [0, 1]; 0 without one. What most shoppers take
+  is what a new shopper is likely to take: the strongest single predictor in replayed logs.
+- ``seen_by_explorer``: ``1 - repeat_rate`` for an item the user already had, else 0: what an
+  explorer has seen is not news (weight < 0). Together the two learn "repeat or explore".
 
 Per step, given the already selected set S (``STEP_FEATURES``), all 0 while S is empty except
 ``calibration``:
@@ -56,6 +64,8 @@ __all__ = [
     "SIMILARITY_FEATURES",
     "STATIC_FEATURES",
     "STEP_FEATURES",
+    "item_memory",
+    "prior_feature",
     "static_features",
 ]
 
@@ -66,6 +76,9 @@ STATIC_FEATURES = (
     "brand_affinity",
     "centroid_sim",
     "centroid_excess",
+    "repeat_affinity",
+    "seen_by_explorer",
+    "popularity",
 )
 STEP_FEATURES = (
     "redundancy",
@@ -96,6 +109,9 @@ def static_features(request: Request, out: FloatArray | None = None) -> FloatArr
     if out is None:
         out = np.zeros((len(STATIC_FEATURES), n), dtype=np.float32).T
     out[:, 0] = request.relevance
+    prior = request.candidates.popularity
+    if prior is not None:
+        prior_feature(prior, out[:, 8])
     user = request.user
     if user is None:
         return out
@@ -115,4 +131,34 @@ def static_features(request: Request, out: FloatArray | None = None) -> FloatArr
         )
     label_affinity(c.categories, c.category_names, user.category_affinity, n, out=out[:, 2])
     label_affinity(c.brands, c.brand_names, user.brand_affinity, n, out=out[:, 3])
+    if user.item_affinity:
+        item_memory(c.ids, user.item_affinity, user.repeat_rate, out[:, 6], out[:, 7])
     return out
+
+
+def prior_feature(popularity: FloatArray, out: FloatArray) -> None:
+    """``popularity`` in [0, 1] per window: log-scaled against the window's median positive
+    value (so the scale of the counts does not matter), then divided by the window's maximum."""
+    pop = np.nan_to_num(np.asarray(popularity, dtype=np.float32), nan=0.0)
+    positive = pop[pop > 0]
+    if positive.size == 0:
+        return
+    x = np.log1p(np.maximum(pop, 0.0) / np.float32(np.median(positive)))
+    out[:] = x / x.max()
+
+
+def item_memory(
+    ids: list[str],
+    affinity: dict[str, float],
+    repeat_rate: float,
+    repeat_out: FloatArray,
+    seen_out: FloatArray,
+) -> None:
+    """``repeat_affinity`` and ``seen_by_explorer`` of each candidate, written in place."""
+    explore = np.float32(1.0 - repeat_rate)
+    rate = np.float32(repeat_rate)
+    for i, item in enumerate(ids):
+        a = affinity.get(item)
+        if a is not None:
+            repeat_out[i] = np.float32(a) * rate
+            seen_out[i] = explore

@@ -67,6 +67,9 @@ def _check(candidates: Candidates, k: int, user: UserProfile | None) -> None:
     learned = candidates.relevance
     if learned is not None and learned.shape != (n,):
         raise ValueError(f"candidates.relevance has shape {learned.shape}, expected ({n},)")
+    prior = candidates.popularity
+    if prior is not None and prior.shape != (n,):
+        raise ValueError(f"candidates.popularity has shape {prior.shape}, expected ({n},)")
     emb = candidates.embeddings
     if emb is not None and (emb.ndim != 2 or emb.shape[0] != n):
         raise ValueError(f"candidates.embeddings has shape {emb.shape}, expected ({n}, dim)")

@@ -36,6 +36,9 @@ class Candidates:
     # learned relevance (any scale, e.g. ``RelevanceModel.score``): when present it replaces
     # ``scores`` as the relevance every strategy but ``engine`` ranks by
     relevance: FloatArray | None = None  # (n,)
+    # item prior: how many shoppers had each item (any scale >= 0, e.g. a share of users),
+    # from the shop's own events; None = unknown (the ``popularity`` feature is then 0)
+    popularity: FloatArray | None = None  # (n,)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -50,6 +53,10 @@ class UserProfile:
     centroid: FloatArray | None = None  # (d,) mean of history embeddings, normalised
     category_affinity: dict[str, float] = field(default_factory=dict)  # name -> share
     brand_affinity: dict[str, float] = field(default_factory=dict)  # name -> share
+    # item id -> affinity in (0, 1): repeat count with recency decay, saturating
+    # (``profile.item_affinity``), bounded to the user's strongest items
+    item_affinity: dict[str, float] = field(default_factory=dict)
+    repeat_rate: float = 0.0  # how often this user came back for an item they had, in [0, 1]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ from reranker.app.services.opensearch import EngineConnection
 
 __all__ = ["ProfileInvalid", "ProfileStore", "StoredProfile", "parse_profile"]
 
-PROFILE_FIELDS = ["interests", "interest_weights", "centroid", "category_hist", "brand_hist"]
+PROFILE_FIELDS = [
+    "interests",
+    "interest_weights",
+    "centroid",
+    "category_hist",
+    "brand_hist",
+    "item_weights",
+    "repeats",
+    "repeat_chances",
+]
 
 
 class ProfileInvalid(ValueError):
@@ -38,6 +47,8 @@ class StoredProfile:
     centroid: np.ndarray | None  # (d,) float32
     category_hist: dict[str, float] = field(default_factory=dict)
     brand_hist: dict[str, float] = field(default_factory=dict)
+    item_weights: dict[str, float] = field(default_factory=dict)  # item id -> summed weight
+    repeats: tuple[int, int] | None = None  # (repeats, chances); None: built before they were
 
     @property
     def dimension(self) -> int | None:
@@ -95,7 +106,20 @@ def parse_profile(source: dict[str, Any]) -> StoredProfile:
         centroid=centroid,
         category_hist=_histogram(source.get("category_hist"), "category_hist"),
         brand_hist=_histogram(source.get("brand_hist"), "brand_hist"),
+        item_weights=_histogram(source.get("item_weights"), "item_weights"),
+        repeats=_repeats(source.get("repeats"), source.get("repeat_chances")),
     )
+
+
+def _repeats(repeats: Any, chances: Any) -> tuple[int, int] | None:
+    if repeats is None and chances is None:
+        return None
+    for name, value in (("repeats", repeats), ("repeat_chances", chances)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ProfileInvalid(f"{name} is not a count >= 0")
+    if repeats > chances:
+        raise ProfileInvalid("repeats exceeds repeat_chances")
+    return int(repeats), int(chances)
 
 
 _INVALID = "invalid"

@@ -60,7 +60,9 @@ class Reranker:
         dim = None if candidates.embeddings is None else int(candidates.embeddings.shape[1])
         stored = self._stored_profile(request, notes)
         history_vectors, history_records = self._history(request, notes)
-        user, more = to_profile(stored, history_vectors, history_records, dim)
+        inline = request.user.history if request.user else None
+        user, more = to_profile(stored, history_vectors, history_records, dim,
+                                inline.item_ids if inline is not None else ())  # fmt: skip
         notes += more
         candidates = self._learned_relevance(request, candidates)
         weights = self.model.weights

@@ -11,14 +11,17 @@ Policies kept here, at the edge, so the core stays pure:
 - a candidate still lacking a vector after the look-up gets the (normalised) mean of the others:
   it then looks *typical*, so it is neither rewarded as novel nor punished as a duplicate;
 - a stored profile and inline history are combined with equal weight; inline history becomes a
-  profile the way the evaluation builds one (``reranker.core.profile.history_profile``).
+  profile the way the evaluation builds one (``reranker.core.profile.history_profile``);
+- item memory: an item's affinity is the larger of the stored one and the inline history's
+  (each inline id counts as one click), and the stored repeat rate wins over the inline one
+  (it has seen the longer history).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -28,7 +31,13 @@ from reranker.app.schemas import RerankRequest
 from reranker.app.services.profiles import StoredProfile
 from reranker.app.services.vectors import ItemRecord
 from reranker.core.intent import detect_intent
-from reranker.core.profile import history_profile
+from reranker.core.profile import (
+    affinity_of,
+    history_profile,
+    item_affinity,
+    repeat_rate,
+    shrunk_repeat_rate,
+)
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = [
@@ -42,6 +51,7 @@ __all__ = [
 ]
 
 DEFAULT_K = 10
+INLINE_EVENT_WEIGHT = 2.0  # an inline history id weighs one click (indexer.profiles.TYPE_WEIGHTS)
 
 
 LABEL_KEY_CACHE = 65536  # labels repeat across requests: a window has a few dozen distinct ones
@@ -130,6 +140,9 @@ def to_candidates(
     category_codes, category_names = _codes(categories)
     brand_codes, brand_names = _codes(brands)
     scores = np.array([np.nan if c.score is None else c.score for c in cands], dtype=np.float32)
+    prior = None
+    if any(c.popularity is not None for c in cands):
+        prior = np.array([c.popularity or 0.0 for c in cands], dtype=np.float32)
     candidates = Candidates(
         ids=[c.id for c in cands],
         scores=scores,
@@ -138,6 +151,7 @@ def to_candidates(
         brands=brand_codes,
         category_names=category_names,
         brand_names=brand_names,
+        popularity=prior,
     )
     return candidates, notes
 
@@ -149,6 +163,8 @@ class _Part:
     centroid: np.ndarray | None
     categories: dict[str, float]
     brands: dict[str, float]
+    items: dict[str, float] = field(default_factory=dict)
+    repeat: float | None = None
 
 
 def _shares(raw: dict[str, float], kind: Literal["category", "brand"]) -> dict[str, float]:
@@ -189,6 +205,8 @@ def _stored_part(stored: StoredProfile, dim: int | None, notes: list[str]) -> _P
         centroid=None if centroid is None else _unit_rows(centroid.astype(np.float32)),
         categories=_shares(stored.category_hist, "category"),
         brands=_shares(stored.brand_hist, "brand"),
+        items=affinity_of(stored.item_weights),
+        repeat=None if stored.repeats is None else shrunk_repeat_rate(*stored.repeats),
     )
 
 
@@ -224,8 +242,11 @@ def to_profile(
     history_vectors: Sequence[np.ndarray],
     history_records: Sequence[ItemRecord],
     dim: int | None,
+    history_item_ids: Sequence[str] = (),
 ) -> tuple[UserProfile | None, list[str]]:
-    """One profile from a stored profile and/or inline history; None when there is nothing."""
+    """One profile from a stored profile and/or inline history; None when there is nothing.
+
+    ``history_item_ids``: the inline history's item ids, oldest first (its item memory)."""
     notes: list[str] = []
     parts: list[_Part] = []
     if stored is not None:
@@ -234,7 +255,12 @@ def to_profile(
     inline = _inline_part(vectors, history_records, dim)
     if inline is not None:
         parts.append(inline)
-    parts = [p for p in parts if p.interests.shape[0] or p.categories or p.brands]
+    if history_item_ids:
+        ids = list(history_item_ids)
+        memory = item_affinity(ids, [INLINE_EVENT_WEIGHT] * len(ids))
+        empty = np.zeros((0, dim or 0), np.float32)
+        parts.append(_Part(empty, np.zeros(0, np.float32), None, {}, {}, memory, repeat_rate(ids)))
+    parts = [p for p in parts if p.interests.shape[0] or p.categories or p.brands or p.items]
     if not parts:
         return None, notes
 
@@ -254,8 +280,18 @@ def to_profile(
         centroid=centroid,
         category_affinity=_mean_shares([p.categories for p in parts]),
         brand_affinity=_mean_shares([p.brands for p in parts]),
+        item_affinity=_max_affinity([p.items for p in parts]),
+        repeat_rate=next((p.repeat for p in parts if p.repeat is not None), 0.0),
     )
     return profile, notes
+
+
+def _max_affinity(parts: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for items in parts:
+        for item, a in items.items():
+            out[item] = max(out.get(item, 0.0), a)
+    return out
 
 
 def _named_categories(query: str, category_names: Sequence[str]) -> frozenset[str]:

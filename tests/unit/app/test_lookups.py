@@ -28,6 +28,9 @@ GOOD_PROFILE = {
     "centroid": [0.5, 0.5],
     "category_hist": {"printing": 0.6, "audio": 0.4},
     "brand_hist": {"hp": 1.0},
+    "item_weights": {"sku1": 16.0},
+    "repeats": 1,
+    "repeat_chances": 4,
     "recent_item_ids": ["i1"],
     "updated_at": "2025-01-01T00:00:00Z",
 }
@@ -100,6 +103,10 @@ def test_parse_profile_accepts_the_agreed_shape() -> None:
     assert profile.interests.shape == (2, 2) and profile.dimension == 2
     np.testing.assert_allclose(profile.interest_weights, [0.7, 0.3])
     assert profile.category_hist == {"printing": 0.6, "audio": 0.4}
+    assert profile.item_weights == {"sku1": 16.0} and profile.repeats == (1, 4)
+    memory = ("item_weights", "repeats", "repeat_chances")
+    old = {k: v for k, v in GOOD_PROFILE.items() if k not in memory}
+    assert parse_profile(old).repeats is None  # built before item memory: still served
 
 
 @pytest.mark.parametrize(
@@ -112,6 +119,9 @@ def test_parse_profile_accepts_the_agreed_shape() -> None:
         ("centroid", [1.0, 2.0, 3.0], "dimension"),
         ("category_hist", ["printing"], "category_hist"),
         ("brand_hist", {"hp": "lots"}, "brand_hist"),
+        ("item_weights", {"sku1": -1.0}, "item_weights"),
+        ("repeats", -1, "repeats"),
+        ("repeats", 9, "repeats exceeds repeat_chances"),
     ],
 )
 def test_parse_profile_names_what_is_wrong(field: str, value: Any, message: str) -> None:

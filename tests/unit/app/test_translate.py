@@ -18,6 +18,7 @@ from reranker.app.services.translate import (
     to_profile,
 )
 from reranker.app.services.vectors import ItemRecord
+from reranker.core.profile import affinity_of, shrunk_repeat_rate
 
 
 def _request(body: dict[str, Any]) -> RerankRequest:
@@ -193,3 +194,23 @@ def test_query_naming_a_top_level_names_its_paths() -> None:
     assert to_knobs(request, cands).query_categories == {"printing/toner", "printing/paper"}
     no_query = _request({"candidates": [{"id": "a", "brand": "hp"}]})
     assert to_knobs(no_query, to_candidates(no_query, {})[0]).query_brands == frozenset()
+
+
+def test_item_memory_from_the_stored_profile_and_inline_ids() -> None:
+    stored = _stored(item_weights={"sku1": 16.0, "sku2": 8.0}, repeats=(3, 4))
+    user, _ = to_profile(stored, [], [], dim=2, history_item_ids=["sku2", "sku3"])
+    assert user is not None
+    assert user.repeat_rate == pytest.approx(shrunk_repeat_rate(3, 4))  # stored wins
+    assert set(user.item_affinity) == {"sku1", "sku2", "sku3"}
+    assert user.item_affinity["sku2"] == pytest.approx(affinity_of({"sku2": 8.0})["sku2"])
+    alone, _ = to_profile(None, [], [], dim=2, history_item_ids=["a", "a", "b"])
+    assert alone is not None and alone.repeat_rate == pytest.approx(shrunk_repeat_rate(1, 2))
+
+
+def test_candidate_popularity_reaches_the_core() -> None:
+    request = _request({"candidates": [{"id": "a", "score": 1.0, "popularity": 12},
+                                       {"id": "b", "score": 0.5}]})  # fmt: skip
+    candidates, _ = to_candidates(request, {})
+    np.testing.assert_allclose(candidates.popularity, [12.0, 0.0])
+    plain, _ = to_candidates(_request({"candidates": [{"id": "a", "score": 1.0}]}), {})
+    assert plain.popularity is None

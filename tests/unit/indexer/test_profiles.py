@@ -15,6 +15,9 @@ KEYS = {
     "centroid",
     "category_hist",
     "brand_hist",
+    "item_weights",
+    "repeats",
+    "repeat_chances",
     "recent_item_ids",
     "updated_at",
 }
@@ -64,3 +67,14 @@ def test_small_history_has_one_interest_and_unknown_items_are_left_out() -> None
     assert p is not None and len(p["interests"]) == 1
     assert "zzz" in p["recent_item_ids"]
     assert build_profile("u", [Event("u", "zzz", "click", now)], _items(), now) is None
+
+
+def test_item_weights_and_repeat_counts_are_kept_raw() -> None:
+    now = 10 * DAY
+    history = [Event("u", "a0", "purchase", now), Event("u", "a0", "purchase", now - 30 * DAY),
+               Event("u", "a1", "view", now)]  # fmt: skip
+    p = build_profile("u", sorted(history, key=lambda e: e.ts), _items(), now,
+                      ProfileConfig(max_items=1))  # fmt: skip
+    assert p is not None
+    assert p["item_weights"] == {"a0": 12.0}  # 8 + 8 * 0.5 (one half-life old); a1 cut
+    assert (p["repeats"], p["repeat_chances"]) == (1, 2)

@@ -1,0 +1,111 @@
+"""Item-level memory: affinity per item, the repeat rate, and the two fusion features."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reranker.core import rerank
+from reranker.core.features import COLUMN, static_features
+from reranker.core.profile import (
+    AFFINITY_SCALE,
+    REPEAT_PRIOR,
+    history_profile,
+    item_affinity,
+    repeat_rate,
+)
+from reranker.core.request import prepare
+from reranker.core.types import Candidates, Knobs, UserProfile
+from reranker.core.weights import DEFAULT_WEIGHTS
+
+
+def test_affinity_saturates_with_weight_and_keeps_the_strongest() -> None:
+    aff = item_affinity(["a", "b", "a", "c"], [8.0, 8.0, 8.0, 0.0])
+    assert aff["a"] == pytest.approx(1 - math.exp(-16 / AFFINITY_SCALE))
+    assert aff["b"] == pytest.approx(1 - math.exp(-1.0))
+    assert "c" not in aff  # a zero-weight event is no memory
+    assert list(item_affinity(["x", "y", "y", "z"], None, limit=1)) == ["y"]
+
+
+def test_affinity_rejects_mismatched_weights() -> None:
+    with pytest.raises(ValueError, match="2 weights for 3 history items"):
+        item_affinity(["a", "b", "c"], [1.0, 2.0])
+
+
+def test_repeat_rate_tells_a_repeat_buyer_from_an_explorer() -> None:
+    mean, strength = REPEAT_PRIOR
+    assert repeat_rate([]) == pytest.approx(mean)
+    explorer = repeat_rate([str(i) for i in range(100)])
+    buyer = repeat_rate(["milk", "bread"] * 50)
+    assert explorer == pytest.approx(mean * strength / (99 + strength))
+    assert buyer == pytest.approx((98 + mean * strength) / (99 + strength))
+    assert explorer < 0.01 < 0.9 < buyer
+
+
+def _window(ids: list[str]) -> Candidates:
+    n = len(ids)
+    return Candidates(ids=ids, scores=np.linspace(1.0, 0.5, n).astype(np.float32))
+
+
+def _user(aff: dict[str, float], rate: float) -> UserProfile:
+    return UserProfile(
+        interests=np.zeros((0, 4), np.float32),
+        interest_weights=np.zeros(0, np.float32),
+        item_affinity=aff,
+        repeat_rate=rate,
+    )
+
+
+def test_features_split_memory_by_repeat_rate() -> None:
+    ids = ["a", "b", "c"]
+    for rate in (0.0, 0.3, 1.0):
+        request = prepare(_window(ids), 3, Knobs(diversity=0.0), _user({"b": 0.5}, rate))
+        block = static_features(request)
+        rep = block[:, COLUMN["repeat_affinity"]]
+        seen = block[:, COLUMN["seen_by_explorer"]]
+        np.testing.assert_allclose(rep, [0.0, 0.5 * rate, 0.0], atol=1e-7)
+        np.testing.assert_allclose(seen, [0.0, 1.0 - rate, 0.0], atol=1e-7)
+
+
+def test_repeat_buyer_gets_the_usual_first_and_explorer_sees_it_later() -> None:
+    ids = [f"i{k}" for k in range(8)]
+    buyer = rerank(_window(ids), 8, Knobs(diversity=0.0, strategy="personalized"),
+                   user=_user({"i6": 0.9}, 0.8))  # fmt: skip
+    assert buyer.order[0] == 6
+    explorer = rerank(_window(ids), 8, Knobs(diversity=0.0, strategy="personalized"),
+                      user=_user({"i1": 0.9}, 0.0))  # fmt: skip
+    # relevance 0.857 plus the seen weight (< -0.857 by default): behind every other item
+    assert DEFAULT_WEIGHTS.effective(0.0)[COLUMN["seen_by_explorer"]] < -0.857
+    assert explorer.order[-1] == 1
+
+
+def test_history_profile_carries_the_memory() -> None:
+    vectors = np.eye(4, dtype=np.float32)[[0, 1, 0, 2]]
+    profile = history_profile(vectors, {}, {}, item_ids=["a", "b", "a", "c"],
+                              item_weights=[8.0, 1.0, 8.0, 1.0])  # fmt: skip
+    assert profile is not None
+    assert set(profile.item_affinity) == {"a", "b", "c"}
+    assert profile.item_affinity["a"] > profile.item_affinity["b"]
+    assert profile.repeat_rate == pytest.approx(repeat_rate(["a", "b", "a", "c"]))
+
+
+def test_popularity_prior_is_scale_free_and_bounded() -> None:
+    ids = ["a", "b", "c", "d"]
+    counts = np.array([0.0, 1.0, 10.0, 100.0], np.float32)
+    cols = []
+    for scale in (1.0, 1e-3):  # counts or shares of users: the same feature
+        window = Candidates(ids=ids, scores=np.ones(4, np.float32), popularity=counts * scale)
+        block = static_features(prepare(window, 4, Knobs(diversity=0.0)))
+        cols.append(block[:, COLUMN["popularity"]])
+    np.testing.assert_allclose(cols[0], cols[1], rtol=1e-5)
+    assert cols[0][0] == 0.0 and cols[0][-1] == pytest.approx(1.0)
+    assert np.all(np.diff(cols[0]) > 0)
+
+
+def test_popularity_of_the_wrong_length_is_an_error() -> None:
+    window = Candidates(ids=["a", "b"], scores=np.ones(2, np.float32),
+                        popularity=np.ones(3, np.float32))  # fmt: skip
+    with pytest.raises(ValueError, match="popularity has shape"):
+        rerank(window, 2, Knobs(diversity=0.0))
