@@ -66,6 +66,7 @@ def build_item_table(
         brand_names=brand_names,
         model=model,
         titles=np.array(catalog.titles, dtype=np.str_),
+        prior=np.asarray(catalog.popularity, dtype=np.float32) if dataset.item_prior else None,
     )
 
 
@@ -126,6 +127,10 @@ def build_episodes(
     dropped["no relevant judgment"] = len(dataset.requests) - len(requests)
     requests = requests[:limit] if limit is not None else requests
     histories = [np.array([row_of[i] for i in r.history], dtype=np.int32) for r in requests]
+    for request in requests:
+        if request.history_weights and len(request.history_weights) != len(request.history):
+            raise ValueError(f"request {request.qid}: {len(request.history_weights)} history "
+                             f"weights for {len(request.history)} history items")  # fmt: skip
     texts = [r.query for r in requests if r.query]
     text_vectors = encode(texts) if texts else np.zeros((0, table.embeddings.shape[1]))
     vectors: list[npt.NDArray[np.float32] | None] = []
@@ -145,17 +150,27 @@ def build_episodes(
         if not found:
             dropped["no candidates"] += 1
             continue
+        judgments = dict(request.judgments)
+        if request.window_only:
+            window = {d for d, _ in found}
+            judgments = {d: g for d, g in judgments.items() if d in window}
+            if not any(g > 0 for g in judgments.values()):
+                dropped["no relevant item among the candidates"] += 1
+                continue
         episodes.append(
             Episode(
                 qid=request.qid,
                 query=text,
                 user_id=request.user_id or "",
-                split=assign_split(request.qid, seed),
+                split=assign_split(request.group or request.qid, seed),
                 items=np.array([row_of[d] for d, _ in found], dtype=np.int32),
                 scores=np.array([s for _, s in found], dtype=np.float32),
                 query_embedding=vector,
-                judgments=dict(request.judgments),
+                judgments=judgments,
                 history=history,
+                history_weights=np.asarray(request.history_weights, dtype=np.float32)
+                if request.history_weights
+                else None,
             )
         )
     dim = table.embeddings.shape[1]

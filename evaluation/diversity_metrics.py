@@ -16,10 +16,13 @@ __all__ = [
     "category_mix",
     "coverage",
     "gini",
+    "history_novelty",
     "intra_list_distance",
     "mix_entropy",
     "novelty",
     "over_personalization",
+    "repeat_share",
+    "top_category_share",
 ]
 
 FloatArray = npt.NDArray[np.floating]
@@ -95,10 +98,7 @@ def calibration_kl(history_mix: FloatArray, page_mix: FloatArray, alpha: float =
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
-    p = np.asarray(history_mix, dtype=np.float64)
-    q = np.asarray(page_mix, dtype=np.float64)
-    if p.shape != q.shape:
-        raise ValueError(f"history and page mixes differ in shape: {p.shape} vs {q.shape}")
+    p, q = _mixes(history_mix, page_mix)
     if p.sum() <= 0:
         return 0.0
     p = p / p.sum()
@@ -131,3 +131,46 @@ def over_personalization(embeddings: FloatArray, centroid: FloatArray) -> float:
     norms = np.linalg.norm(emb, axis=1)
     cos = (emb @ c) / (np.where(norms == 0, 1.0, norms) * c_norm)
     return float(np.mean(cos))
+
+
+def top_category_share(history_mix: FloatArray, page_mix: FloatArray) -> float:
+    """Share of the page in the user's top history category: how far a page narrows to what
+    the user already does most (compare with engine order's share on the same request)."""
+    p, q = _mixes(history_mix, page_mix)
+    if p.sum() <= 0:
+        return 0.0
+    return float(q[int(np.argmax(p))])
+
+
+def _mixes(
+    history_mix: FloatArray, page_mix: FloatArray
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    p = np.asarray(history_mix, dtype=np.float64)
+    q = np.asarray(page_mix, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"history and page mixes differ in shape: {p.shape} vs {q.shape}")
+    return p, q
+
+
+def history_novelty(page: FloatArray, history: FloatArray) -> float:
+    """Mean over the page of 1 - (best cosine to any history item): 0 = every item is (a
+    copy of) something the user had, near 1 = nothing like their past."""
+    emb = np.asarray(page, dtype=np.float64)
+    hist = np.asarray(history, dtype=np.float64)
+    if emb.shape[0] == 0 or hist.shape[0] == 0:
+        return 0.0
+
+    def unit(m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        return m / np.where(norms == 0.0, 1.0, norms)
+
+    best = (unit(emb) @ unit(hist).T).max(axis=1)
+    return float(np.mean(1.0 - np.clip(best, -1.0, 1.0)))
+
+
+def repeat_share(page: IntArray, history: IntArray) -> float:
+    """Share of the page the user already had (bought, clicked, rated) before."""
+    rows = np.asarray(page)
+    if rows.size == 0:
+        return 0.0
+    return float(np.isin(rows, np.asarray(history)).mean())

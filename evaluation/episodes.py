@@ -47,6 +47,7 @@ class ItemTable:
     brand_names: list[str]
     model: str  # embedding model, so a stale cache is noticed
     titles: StrArray | None = None  # (N,) for the relevance model's text features
+    prior: FloatArray | None = None  # (N,) item prior the core may rank by (replayed logs)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -88,6 +89,7 @@ class ItemTable:
             brand_names=np.array(self.brand_names, dtype=np.str_),
             model=np.array(self.model),
             **({"titles": self.titles} if self.titles is not None else {}),
+            **({"prior": self.prior} if self.prior is not None else {}),
         )
 
     @classmethod
@@ -107,6 +109,7 @@ class ItemTable:
                 brand_names=[str(x) for x in z["brand_names"]],
                 model=str(z["model"]),
                 titles=z["titles"] if "titles" in z.files else None,
+                prior=z["prior"].astype(np.float32) if "prior" in z.files else None,
             )
 
 
@@ -123,6 +126,7 @@ class Episode:
     query_embedding: FloatArray | None
     judgments: dict[str, int]  # item id -> gain; may name items that were not retrieved
     history: IntArray  # rows of the item table, oldest first (empty without a user)
+    history_weights: FloatArray | None = None  # one per history entry; None = 1 each
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class EpisodeSet:
     judg_gain: IntArray
     hist_ptr: npt.NDArray[np.int64]
     hist_item: IntArray
+    hist_weight: FloatArray | None = None  # per history entry (absent in older files)
 
     def __len__(self) -> int:
         return int(self.qids.shape[0])
@@ -165,6 +170,7 @@ class EpisodeSet:
                 for d, g in zip(self.judg_id[j0:j1], self.judg_gain[j0:j1], strict=True)
             },
             history=self.hist_item[h0:h1],
+            history_weights=None if self.hist_weight is None else self.hist_weight[h0:h1],
         )
 
     def select(self, split: str | None = None, limit: int | None = None) -> list[Episode]:
@@ -210,6 +216,15 @@ class EpisodeSet:
             judg_gain=np.array([g for e in episodes for g in e.judgments.values()], np.int32),
             hist_ptr=ptr([len(e.history) for e in episodes]),
             hist_item=cat([e.history for e in episodes], np.int32),
+            hist_weight=cat(
+                [
+                    e.history_weights
+                    if e.history_weights is not None
+                    else np.ones(len(e.history), dtype=np.float32)
+                    for e in episodes
+                ],
+                np.float32,
+            ),
         )
 
     def save(self, path: Path) -> None:

@@ -16,10 +16,13 @@ from evaluation.diversity_metrics import (
     calibration_kl,
     category_mix,
     gini,
+    history_novelty,
     intra_list_distance,
     mix_entropy,
     novelty,
     over_personalization,
+    repeat_share,
+    top_category_share,
 )
 from evaluation.episodes import Episode, ItemTable
 from evaluation.metrics import ranking_metrics
@@ -37,6 +40,9 @@ DIVERSITY_METRICS = (
     "calib_kl@10",
     "novelty@10",
     "overpers@10",
+    "topcat_share@10",
+    "hist_novelty@10",
+    "repeat_share@10",
 )
 
 
@@ -96,8 +102,15 @@ def page_metrics(
         per["novelty@10"].append(novelty(table.popularity[top]))
         if ctx.history_mix is not None:
             per["calib_kl@10"].append(calibration_kl(ctx.history_mix, mix))
+            per["topcat_share@10"].append(top_category_share(ctx.history_mix, mix))
         if ctx.centroid is not None:
             per["overpers@10"].append(over_personalization(table.embeddings[top], ctx.centroid))
+        if ctx.episode.history.size:
+            history = ctx.episode.history
+            per["hist_novelty@10"].append(
+                history_novelty(table.embeddings[top], table.embeddings[np.unique(history)])
+            )
+            per["repeat_share@10"].append(repeat_share(top, history))
     for name, values in per.items():
         out[name] = float(np.mean(values)) if values else float("nan")
     return out

@@ -19,14 +19,22 @@ from reranker.core.types import UserProfile
 __all__ = ["profile_from_history"]
 
 
-def profile_from_history(history: npt.NDArray[np.integer], table: ItemTable) -> UserProfile | None:
+def profile_from_history(
+    history: npt.NDArray[np.integer],
+    table: ItemTable,
+    weights: npt.NDArray[np.floating] | None = None,
+) -> UserProfile | None:
     """None for an empty history or one without vectors (no personalization, as for an
-    unknown user)."""
+    unknown user). ``weights``: one per history entry (event type and recency), for the
+    item-level memory; None counts every entry once."""
     rows = np.asarray(history)
     if rows.size == 0:
         return None
     mix = table.category_rows(rows).sum(axis=0)
     categories = {table.category_names[c]: float(mix[c]) for c in np.flatnonzero(mix)}
     brands = Counter(table.brand_names[int(b)] for b in table.brand[rows] if b >= 0)
-    profile = history_profile(table.embeddings[rows], categories, brands)
+    ids = [str(table.ids[r]) for r in rows]
+    item_weights = None if weights is None else [float(w) for w in weights]
+    profile = history_profile(table.embeddings[rows], categories, brands,
+                              item_ids=ids, item_weights=item_weights)  # fmt: skip
     return profile if profile is not None and profile.interests.shape[0] else None

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 RELEVANCE_ONLY = ("engine", "personalized")
+FIXED_ORDERS = ("relevance", "buy-again", "interests-only")  # reported, never knob-tuned
 NDCG_SHARE, ILD_GAIN, COVERAGE_GAIN = 0.97, 0.30, 0.40
 COLUMNS = (
     ("ndcg@10", "NDCG@10"),
@@ -45,7 +46,12 @@ COLUMNS = (
     ("calib_kl@10", "calib KL"),
     ("novelty@10", "novelty"),
     ("overpers@10", "overpers"),
+    ("topcat_share@10", "top-cat share"),
+    ("hist_novelty@10", "hist novelty"),
+    ("repeat_share@10", "had before"),
 )
+# per-user columns shown only when some point has them (sets with users)
+USER_COLUMNS = frozenset({"topcat_share@10", "hist_novelty@10", "repeat_share@10"})
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,8 @@ def check_targets(valid: Sequence[SweepPoint], test: Sequence[SweepPoint]) -> li
     ref_valid, ref_test = _reference(valid), _reference(test)
     out = []
     for name in dict.fromkeys(p.strategy for p in test):
-        if name in RELEVANCE_ONLY or name == "relevance":
-            continue
+        if name in RELEVANCE_ONLY or name in FIXED_ORDERS:
+            continue  # a fixed order has no knob to choose
         feasible = []
         for p in (q for q in valid if q.strategy == name):
             share, ild, brand, cat = _gains(p, ref_valid)
@@ -320,10 +326,16 @@ def write_markdown(
     if sections:
         lines += ["", *sections]
     lines += ["", "## All points (test)", ""]
+    columns = [
+        (key, label)
+        for key, label in COLUMNS
+        if key not in USER_COLUMNS
+        or any(not math.isnan(p.metrics.get(key, math.nan)) for p in test)
+    ]
     lines.append(
-        "| strategy | knob | " + " | ".join(label for _, label in COLUMNS) + " | p50 µs | p95 µs |"
+        "| strategy | knob | " + " | ".join(label for _, label in columns) + " | p50 µs | p95 µs |"
     )
-    lines.append("|---|---:|" + "---:|" * (len(COLUMNS) + 2))
+    lines.append("|---|---:|" + "---:|" * (len(columns) + 2))
     chosen = {t.strategy: t.diversity for t in targets}  # each operating point is shown too
     for p in test:
         if (
@@ -332,7 +344,7 @@ def write_markdown(
             and len([q for q in test if q.strategy == p.strategy]) > 1
         ):
             continue
-        cells = " | ".join(_fmt(p.metrics.get(key, float("nan"))) for key, _ in COLUMNS)
+        cells = " | ".join(_fmt(p.metrics.get(key, float("nan"))) for key, _ in columns)
         lines.append(
             f"| {p.strategy} | {p.diversity:g} | {cells} | {p.latency_us_p50:.0f} | "
             f"{p.latency_us_p95:.0f} |"

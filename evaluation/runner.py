@@ -24,6 +24,7 @@ from evaluation.live_pipeline import LivePipeline
 from evaluation.opensearch_mmr import OpenSearchMMR, check_mmr_enabled
 from evaluation.overlap import candidate_overlap
 from evaluation.profiles import profile_from_history
+from evaluation.replay_report import replay_section
 from evaluation.report import (
     check_targets,
     frontier_gaps,
@@ -33,12 +34,12 @@ from evaluation.report import (
 )
 from evaluation.results import SweepPoint, save_points
 from evaluation.retrieval import Retriever
-from evaluation.strategies import CoreStrategy, PyversityStrategy, Strategy
+from evaluation.strategies import BuyAgainStrategy, CoreStrategy, PyversityStrategy, Strategy
 from evaluation.sweep import DEFAULT_KNOBS, build_contexts, sweep
 from indexer.alias_swap import serving_index
 from indexer.engine_dialect import EngineName, dialect_of
 from reranker.core.relevance_model import RelevanceModel
-from reranker.core.weights import FusionWeights
+from reranker.core.weights import DEFAULT_WEIGHTS, FusionWeights
 
 __all__ = [
     "CALIBRATED_WEIGHTS",
@@ -59,6 +60,12 @@ RELEVANCE_ROW, FUSION_RELEVANCE_ROW = "relevance", "fusion-relevance"
 TEXT_FIELDS = {"homedepot": ("title",), "movielens": ("title", "description")}
 PYVERSITY = ("mmr", "dpp", "msd", "cover", "ssd")
 BASELINES = ("mmr", "dpp", "opensearch-mmr", "es-diversify", "pyversity-mmr", "pyversity-dpp")
+
+# The personalisation a profile of interests and label shares gives, without the item-level
+# memory and without the item prior: the replay report's "interests only" row.
+INTERESTS_ONLY_WEIGHTS = DEFAULT_WEIGHTS.without(
+    ("repeat_affinity", "seen_by_explorer", "popularity"), version="interests-only"
+)
 
 # Steck's calibrated re-ranking as a fusion: (1 - λ)·relevance + λ·calibration gain, λ = 0.7·d
 # (the same relevance floor as the core's MMR mapping).
@@ -130,8 +137,10 @@ def default_strategies(
     pyversity: bool = True,
     say: Say = lambda _: None,
     relevance: RelevanceModel | None = None,
+    replay: bool = False,
 ) -> list[Strategy]:
     """Engine order, personalized-only, MMR, DPP, calibrated, fusion (default and learned),
+    with ``replay`` (users with item histories) the buy-again and interests-only baselines,
     with ``relevance`` the model alone and the fusion over its scores (with the weights tuned
     for it), the
     engine's native MMR (with an engine: OpenSearch ``ext.mmr`` or Elasticsearch's
@@ -144,6 +153,12 @@ def default_strategies(
         CoreStrategy("calibrated", "fusion", weights=CALIBRATED_WEIGHTS),
         CoreStrategy("fusion", "fusion"),
     ]
+    if replay:
+        out += [
+            BuyAgainStrategy(),
+            CoreStrategy("interests-only", "personalized", knob_sensitive=False,
+                         weights=INTERESTS_ONLY_WEIGHTS),
+        ]  # fmt: skip
     if learned is not None:
         out.append(CoreStrategy("learned", "fusion", weights=learned))
     if relevance is not None:
@@ -282,6 +297,7 @@ def run_eval(
     where = "" if engine == "opensearch" else f" on {engine.capitalize()}"
     title = f"divrank accuracy-diversity frontier: {dataset} ({retrieval}{where})"
     learned = relevance_section(results["valid"], results["test"])
+    learned += replay_section(results["valid"], results["test"])
     write_markdown(md, title=title, notes=all_notes, test=results["test"],
                    targets=check_targets(results["valid"], results["test"]), gaps=gaps,
                    sections=[*learned, *sections])  # fmt: skip

@@ -19,6 +19,7 @@ from reranker.core.types import Candidates, Knobs, UserProfile
 from reranker.core.weights import FusionWeights
 
 __all__ = [
+    "BuyAgainStrategy",
     "CoreStrategy",
     "PyversityStrategy",
     "RerankContext",
@@ -86,6 +87,23 @@ class CoreStrategy:
         )
         ranking = rerank(candidates, k, knobs, user=ctx.user, weights=self.weights)
         return np.asarray(ranking.order, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class BuyAgainStrategy:
+    """The simplest item-level baseline a replay must beat: what the user had before first
+    (most often had first, ties in engine order), then the rest in engine order."""
+
+    name: str = "buy-again"
+    knob_sensitive: bool = False
+
+    def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:
+        items = ctx.episode.items
+        rows, counts = np.unique(ctx.episode.history, return_counts=True)
+        had = dict(zip(rows.tolist(), counts.tolist(), strict=True))
+        times = np.array([had.get(int(r), 0) for r in items], dtype=np.int64)
+        order = np.lexsort((np.arange(len(items)), -times))  # by count, then engine position
+        return order[:k].astype(np.int64)
 
 
 @dataclass(frozen=True)

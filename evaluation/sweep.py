@@ -23,7 +23,9 @@ __all__ = ["DEFAULT_KNOBS", "SweepPoint", "build_contexts", "candidates_of", "sw
 # finer where the 97%-NDCG operating points lie (0.1–0.3 on Home Depot): a 0.1 step there
 # jumped from 99.5% to 95.9% NDCG on hybrid candidates and left the operating point at 0.1
 DEFAULT_KNOBS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-ProfileBuilder = Callable[[npt.NDArray[np.int32], ItemTable], UserProfile | None]
+ProfileBuilder = Callable[
+    [npt.NDArray[np.int32], ItemTable, npt.NDArray[np.float32] | None], UserProfile | None
+]
 
 
 def candidates_of(episode: Episode, table: ItemTable) -> Candidates:
@@ -37,6 +39,7 @@ def candidates_of(episode: Episode, table: ItemTable) -> Candidates:
         brands=table.brand[rows].astype(np.int32),
         category_names=table.category_names,
         brand_names=table.brand_names,
+        popularity=None if table.prior is None else table.prior[rows],
     )
 
 
@@ -66,7 +69,9 @@ def build_contexts(
     reranks, metrics = [], []
     for ep in episodes:
         cands = candidates_of(ep, table)
-        user = profile(ep.history, table) if profile is not None and ep.history.size else None
+        user = None
+        if profile is not None and ep.history.size:
+            user = profile(ep.history, table, ep.history_weights)
         intent = detect_intent(ep.query, _present(cands.brands, cands.brand_names),
                                _present(cands.categories, cands.category_names))  # fmt: skip
         learned = (None if relevance_model is None

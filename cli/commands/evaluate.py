@@ -91,13 +91,16 @@ def _fail(message: str) -> None:
 
 def _context(dataset: str, retrieval: str | None, data_dir: Path, no_engine: bool,
              rebuild: bool, seed: int, quiet: bool,
-             engine: EngineKind = EngineKind.opensearch) -> dict[str, Any]:  # fmt: skip
-    """Load the dataset and its episodes (building them against the engine when needed)."""
+             engine: EngineKind = EngineKind.opensearch,
+             loader: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Load the dataset (``loader``, else the one named ``dataset``) and its episodes
+    (building them against the engine when needed)."""
     from evaluation.datasets import get_loader
     from evaluation.runner import load_or_build
 
     settings = get_settings()
-    loader = get_loader(dataset)
+    loader = loader or get_loader(dataset)
+    dataset = loader.name
     data = loader.load(data_dir, settings.cache_dir)
     chosen = retrieval or data.retrievals[0]
     if chosen not in data.retrievals:
@@ -184,11 +187,33 @@ def eval_command(
         bool, typer.Option("--no-query-vector",
                            help="the relevance model does not see the query's vector")
     ] = False,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(help="replay a shop's own logs: its catalog (JSONL/CSV/Parquet, the "
+                     "`divrank index` columns); needs --events"),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="replay: the events (UBI ubi_events/ubi_queries export or our "
+                     "JSONL, as `divrank profiles build` reads them); needs --catalog"),
+    ] = None,
+    cut: Annotated[
+        str,
+        typer.Option(help="replay: where each user's history ends: a share of their events "
+                     "(0.8) or a moment for everyone (ISO-8601 or epoch seconds)"),
+    ] = "0.8",
+    queries_per_user: Annotated[
+        int, typer.Option(min=1, help="replay: category queries per user (logs without "
+                          "query text)"),
+    ] = 3,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Compare every strategy on the same candidates over the diversity knob; write reports."""
+    """Compare every strategy on the same candidates over the diversity knob; write reports.
+
+    With --catalog and --events: replay a shop's own logs (profiles from the events before the
+    cut, each later search graded by what the user did on its results)."""
     from evaluation.runner import (
         default_strategies,
         elasticsearch_sections,
@@ -196,27 +221,45 @@ def eval_command(
         run_eval,
     )
 
+    loader = _replay_loader(catalog, events, cut, queries_per_user)
     try:
-        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine)
+        ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine,
+                       loader)  # fmt: skip
         learned = _load_weights(weights)
-        relevance = None if no_relevance_model else _load_relevance(relevance_model, dataset)
+        # a replay ranks with a relevance model only when given one (the shipped one is Home
+        # Depot's)
+        skip = no_relevance_model or (loader is not None and relevance_model is None)
+        relevance = None if skip else _load_relevance(relevance_model, dataset)
+        if loader is not None:
+            dataset = loader.short_name
+            _say("replay: " + ", ".join(f"{k} {v}" for k, v in loader.stats.items() if v))
         client = ctx["client"]
         strategies = default_strategies(learned, client, ctx["alias"] if client else None,
                                         pyversity=not no_pyversity, say=_say,
-                                        relevance=relevance)  # fmt: skip
+                                        relevance=relevance,
+                                        replay=loader is not None)  # fmt: skip
         if pipeline_name is not None:
             if client is None or engine is not EngineKind.opensearch:
                 _fail("--pipeline needs the OpenSearch engine (not --no-engine)")
             strategies.append(live_pipeline(client, ctx["alias"], pipeline_name,
                                             ctx["retrieval"], dataset))  # fmt: skip
-        name = name or report_name(dataset, ctx["retrieval"], engine.value)
+        name = name or report_name(
+            f"replay-{dataset}" if loader is not None else dataset, ctx["retrieval"], engine.value
+        )
         native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
         notes = [
             f"engine: {engine.value} (candidates and `{native}`)",
             f"brand = {ctx['data'].brand_label}, category = {ctx['data'].category_label}",
             "shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"
             if ctx["data"].shallow_judgments
-            else "ground truth: held-out items rated >= 4 (unjudged = not relevant)",
+            else "ground truth: held-out items rated >= 4 (unjudged = not relevant)"
+            if loader is None
+            else f"replay of {loader.events_path.name} over {loader.catalog_path.name}: each "
+            f"user's history ends at the cut ({loader.cut.label()}); later searches (the "
+            "log's own, or up to "
+            f"{loader.queries_per_user} category queries per user) graded purchase 3 > cart 2 "
+            "> click 1 among the engine's candidates; splits by user; "
+            + ", ".join(f"{k}: {v}" for k, v in loader.stats.items()),
             f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
             *([f"`pipeline`: each query through search pipeline `{pipeline_name}` (OpenSearch "
                "+ divrank plugin + the running sidecar), latency a full search round trip"]
@@ -246,6 +289,25 @@ def eval_command(
     except _FAILURES as exc:
         _fail(_describe(exc))
     typer.echo(f"wrote {outcome.markdown} and {outcome.plot}")
+
+
+def _replay_loader(catalog: Path | None, events: Path | None, cut: str,
+                   queries_per_user: int) -> Any:  # fmt: skip
+    """The replay loader for --catalog/--events (None without them); bad options exit 2."""
+    if catalog is None and events is None:
+        return None
+    if catalog is None or events is None:
+        _fail("a replay needs both --catalog and --events")
+    for label, path in (("--catalog", catalog), ("--events", events)):
+        assert path is not None
+        if not path.is_file():
+            _fail(f"{label} {path} does not exist")
+    from evaluation.datasets.replay import ReplayLoader, parse_cut
+
+    try:
+        return ReplayLoader(catalog, events, parse_cut(cut), queries_per_user)  # type: ignore[arg-type]
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 _ES_NOTES = [

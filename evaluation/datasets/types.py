@@ -59,6 +59,12 @@ class Request:
     user_id: str | None = None
     history: tuple[str, ...] = ()  # item ids the user touched before the split, oldest first
     judgments: dict[str, int] = field(default_factory=dict)
+    # one weight per history entry (event type times recency decay); empty = 1 each
+    history_weights: tuple[float, ...] = ()
+    group: str | None = None  # split key: all requests of one user land in one split
+    # judged only among the candidates the engine returned (replayed logs: what the user did
+    # on that result set); a request with no relevant candidate is then dropped, and counted
+    window_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ class Dataset:
     retrievals: tuple[str, ...]  # candidate generators that make sense for this dataset
     brand_label: str = "brand"  # what the "brand" column means here (director, supplier, ...)
     category_label: str = "category"
+    # catalog.popularity counts only what a ranker may know (events before the cut), so the
+    # core may rank by it; False where it is derived from the judgments themselves
+    item_prior: bool = False
 
 
 @runtime_checkable
