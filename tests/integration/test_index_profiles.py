@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from config.vector_fetch import hit_vector, search_by_ids
+from reranker.app.services.profiles import parse_profile
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -32,6 +33,9 @@ KEYS = {
     "centroid",
     "category_hist",
     "brand_hist",
+    "item_weights",
+    "repeats",
+    "repeat_chances",
     "recent_item_ids",
     "updated_at",
 }
@@ -106,6 +110,9 @@ def test_profiles_from_our_events_use_item_vectors(
     assert report["items_from_index"] == 8 and report["items_unknown"] == 1
     doc = client.get(index=profiles, id="u1")["_source"]
     assert set(doc) == KEYS and doc["user_id"] == "u1"
+    # the item memory the indexer stored is what the sidecar parses
+    stored = parse_profile(doc)
+    assert stored.item_weights and stored.repeats == (doc["repeats"], doc["repeat_chances"])
     assert len(doc["interests"]) == 3 and all(len(v) == 384 for v in doc["interests"])
     assert doc["interest_weights"] == sorted(doc["interest_weights"], reverse=True)
     # recent purchases dominate old views
