@@ -57,6 +57,7 @@ class PipelineConfig:
     brand_field: str = "brand"
     price_field: str = "price"
     title_field: str = "title"  # for the sidecar's learned relevance model
+    popularity_field: str = "popularity"  # the item prior, for personalisation
 
     def __post_init__(self) -> None:
         # The plugin validates too (400 at creation); failing here names the CLI option.

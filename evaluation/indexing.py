@@ -29,8 +29,10 @@ __all__ = ["CachedEncoder", "ensure_indexed", "raw_items"]
 SOURCE_TAG = "divrank-eval"
 
 
-def raw_items(catalog: Catalog) -> Iterator[RawItem]:
-    """Catalog rows in the indexer's input shape; the first category is the indexed path."""
+def raw_items(catalog: Catalog, with_prior: bool = False) -> Iterator[RawItem]:
+    """Catalog rows in the indexer's input shape; the first category is the indexed path.
+    ``with_prior``: index ``catalog.popularity`` as the item prior (only where it holds no
+    judgments: replayed logs)."""
     for line, item in enumerate(catalog.ids, start=1):
         cats = catalog.categories[line - 1]
         yield RawItem(
@@ -40,6 +42,7 @@ def raw_items(catalog: Catalog) -> Iterator[RawItem]:
             description=catalog.descriptions[line - 1] or None,
             category=cats[0] if cats else None,
             brand=catalog.brands[line - 1],
+            popularity=float(catalog.popularity[line - 1]) if with_prior else None,
         )
 
 
@@ -70,6 +73,7 @@ class CachedEncoder:
 def ensure_indexed(
     client: Any, catalog: Catalog, alias: str, settings: Settings, dataset: str,
     force: bool = False, progress: bool = True, source_vectors: bool = True,
+    with_prior: bool = False,
 ) -> str:  # fmt: skip
     """The index serving ``alias``, (re)built when missing, of another size, or ``force``.
     ``source_vectors`` (default): vectors in ``_source`` too, for OpenSearch's native MMR."""
@@ -88,7 +92,7 @@ def ensure_indexed(
         keep=1,
         source_vectors=source_vectors,
     )
-    run_index(client, raw_items(catalog), opts)
+    run_index(client, raw_items(catalog, with_prior), opts)
     index = serving_index(client, alias)
     if index is None:
         raise RuntimeError(f"indexing {dataset} did not publish alias {alias}")

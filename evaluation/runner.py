@@ -110,7 +110,8 @@ def load_or_build(
         table.save(table_file)
     say(f"indexing {dataset.name} into {engine} alias {alias}")
     index = ensure_indexed(client, dataset.catalog, alias, settings, dataset.name,
-                           force=rebuild, progress=progress)  # fmt: skip
+                           force=rebuild, progress=progress,
+                           with_prior=dataset.item_prior)  # fmt: skip
     retriever = Retriever(client, index, TEXT_FIELDS.get(dataset.name, ("title", "description")))
     say(f"searching {len(dataset.requests)} requests ({retrieval}, top {depth})")
     episodes, dropped = build_episodes(dataset, table, retriever, retrieval, encoder, depth, seed)

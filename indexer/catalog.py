@@ -9,6 +9,7 @@ which item field; it comes from CLI flags or a small YAML/TOML file such as::
     category: breadcrumbs        # "A/B/C", "A > B > C" or a list
     brand: manufacturer
     price: price_eur
+    popularity: buyers_90d       # optional item prior (how many shoppers had it), >= 0
     embedding: vector            # optional precomputed vectors
     attrs: [color, size]         # extra attributes kept under ``attrs``; "*" = all the rest
 
@@ -56,6 +57,7 @@ class FieldMap:
     category: str | None = "category"
     brand: str | None = "brand"
     price: str | None = "price"
+    popularity: str | None = "popularity"
     embedding: str | None = None
     attrs: tuple[str, ...] = ()  # ("*",) = every column not mapped above
 
@@ -91,6 +93,7 @@ class RawItem:
     category: Any = None
     brand: Any = None
     price: Any = None
+    popularity: Any = None
     embedding: Any = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -218,6 +221,7 @@ def map_row(line: int, row: dict[str, Any], fmap: FieldMap) -> RawItem:
         category=get(fmap.category),
         brand=get(fmap.brand),
         price=get(fmap.price),
+        popularity=get(fmap.popularity),
         embedding=_parse_embedding(get(fmap.embedding)),
         attrs=attrs,
     )

@@ -32,6 +32,7 @@ class ItemDoc:
     category: str | None
     brand: str | None
     price: float | None
+    popularity: float | None = None  # item prior, sent to the sidecar by the plugin
     attrs: dict[str, Any] = field(default_factory=dict)
     embedding: np.ndarray | None = None
     line: int | None = None
@@ -55,6 +56,8 @@ class ItemDoc:
             doc["brand"] = self.brand
         if self.price is not None:
             doc["price"] = self.price
+        if self.popularity is not None:
+            doc["popularity"] = self.popularity
         if self.attrs:
             doc["attrs"] = self.attrs
         if vector is not None:
@@ -83,11 +86,11 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
-def _price(value: Any) -> float | None:
+def _price(value: Any, what: str = "price") -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise ValueError("a boolean is not a price")
+        raise ValueError(f"a boolean is not a {what}")
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
@@ -95,7 +98,7 @@ def _price(value: Any) -> float | None:
     else:
         raise ValueError(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{number} is not a valid price")
+        raise ValueError(f"{number} is not a valid {what}")
     return number
 
 
@@ -138,6 +141,12 @@ def validate_items(
             rejects.add(row.line, item_id, Reason.BAD_PRICE, f"price {row.price!r}: {exc}")
             continue
         try:
+            popularity = _price(row.popularity, "popularity")
+        except ValueError as exc:
+            rejects.add(row.line, item_id, Reason.BAD_POPULARITY,
+                        f"popularity {row.popularity!r}: {exc}")  # fmt: skip
+            continue
+        try:
             category = normalize_category(row.category)
         except ValueError as exc:
             rejects.add(row.line, item_id, Reason.BAD_CATEGORY, f"category: {exc}")
@@ -156,6 +165,7 @@ def validate_items(
             category=category,
             brand=brand,
             price=price,
+            popularity=popularity,
             attrs=row.attrs,
             embedding=vector,
             line=row.line,

@@ -108,6 +108,7 @@ def item_index_body(
         "category": keyword,
         "brand": {"type": "keyword", "ignore_above": 256, "fields": {"text": {"type": "text"}}},
         "price": {"type": "float"},
+        "popularity": {"type": "float"},
         "attrs": {"type": "flat_object"},
         "embedding": _knn_field(dim, storage, m, ef_construction),
     }

@@ -22,6 +22,7 @@ class Reason(StrEnum):
     EMPTY_TEXT = "empty_text"
     DUPLICATE_ID = "duplicate_id"
     BAD_PRICE = "non_numeric_price"
+    BAD_POPULARITY = "bad_popularity"
     BAD_VECTOR = "wrong_vector_size"
     BAD_CATEGORY = "bad_category"
     ENGINE_REJECTED = "engine_rejected"

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 TUNE_KNOBS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-OBJECTIVES = ("frontier", "targets", "learned")
+OBJECTIVES = ("frontier", "targets", "learned", "ndcg")
 
 # direct mode: parameter -> (feature, sign, low, high); the feature's slope is sign·value
 # (its weight at d = 1 over its weight at d = 0, which is 0 for every per-step feature).
@@ -93,7 +93,8 @@ def frontier_scorer(
     plus the target score), ``targets`` (``target_score`` alone: the issue-5 operating
     point keeping 97% NDCG, no baselines needed) or ``learned`` (``learned_target_score``:
     the fusion over the relevance model's scores against engine order; the lists must carry
-    the model's scores).
+    the model's scores) or ``ndcg`` (NDCG@10 of the fusion at the lowest knob: what the
+    relevance and personalisation weights decide, e.g. on replayed users).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -115,6 +116,8 @@ def frontier_scorer(
         reference = min(ours, key=lambda p: p.diversity)
         if objective == "targets":
             return target_score(ours, reference)
+        if objective == "ndcg":
+            return reference.metrics["ndcg@10"]
         return frontier_score(ours, base_points, reference)
 
     return score

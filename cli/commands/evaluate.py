@@ -37,6 +37,26 @@ Engine = Annotated[
                  "come from and whose native MMR is compared"),
 ]  # fmt: skip
 Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
+CatalogFile = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="replay a shop's own logs: its catalog (JSONL/CSV/Parquet, "
+                 "the `divrank index` columns); needs --events"),
+]  # fmt: skip
+EventsFile = Annotated[
+    Path | None,
+    typer.Option("--events", help="replay: the events (UBI ubi_events/ubi_queries export or "
+                 "our JSONL, as `divrank profiles build` reads them); needs --catalog"),
+]  # fmt: skip
+Cut = Annotated[
+    str,
+    typer.Option("--cut", help="replay: where each user's history ends: a share of their "
+                 "events (0.8) or a moment for everyone (ISO-8601 or epoch seconds)"),
+]  # fmt: skip
+QueriesPerUser = Annotated[
+    int,
+    typer.Option("--queries-per-user", min=1,
+                 help="replay: category queries per user (logs without query text)"),
+]  # fmt: skip
 
 
 def _failures() -> tuple[type[BaseException], ...]:
@@ -187,25 +207,10 @@ def eval_command(
         bool, typer.Option("--no-query-vector",
                            help="the relevance model does not see the query's vector")
     ] = False,
-    catalog: Annotated[
-        Path | None,
-        typer.Option(help="replay a shop's own logs: its catalog (JSONL/CSV/Parquet, the "
-                     "`divrank index` columns); needs --events"),
-    ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option(help="replay: the events (UBI ubi_events/ubi_queries export or our "
-                     "JSONL, as `divrank profiles build` reads them); needs --catalog"),
-    ] = None,
-    cut: Annotated[
-        str,
-        typer.Option(help="replay: where each user's history ends: a share of their events "
-                     "(0.8) or a moment for everyone (ISO-8601 or epoch seconds)"),
-    ] = "0.8",
-    queries_per_user: Annotated[
-        int, typer.Option(min=1, help="replay: category queries per user (logs without "
-                          "query text)"),
-    ] = 3,
+    catalog: CatalogFile = None,
+    events: EventsFile = None,
+    cut: Cut = "0.8",
+    queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -339,18 +344,36 @@ def train_command(
     log_dir: Annotated[Path | None, typer.Option(help="TensorBoard/CSV log folder")] = None,
     init: Annotated[Path | None, typer.Option(help="start from these weights")] = None,
     select_by: Annotated[
-        str, typer.Option(help="epoch choice: frontier (validation sweep) or loss")
+        str, typer.Option(help="epoch choice: frontier (validation sweep), ndcg (validation "
+                          "NDCG@10 at knob 0: the personalised order), learned (the learned "
+                          "relevance targets; needs --relevance-model) or loss")
     ] = "frontier",
+    relevance_model: Annotated[
+        Path | None,
+        typer.Option(help="train the fusion over this relevance model's scores (starting from "
+                     "the weights tuned for it unless --init)"),
+    ] = None,
+    catalog: CatalogFile = None,
+    events: EventsFile = None,
+    cut: Cut = "0.8",
+    queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) on the training split, choose
-    the epoch on the validation split, and save them (safetensors + JSON, or one JSON)."""
-    if select_by not in ("frontier", "loss"):
-        _fail(f"--select-by must be frontier or loss, got {select_by!r}")
+    the epoch on the validation split, and save them (safetensors + JSON, or one JSON).
+    With --catalog and --events: on a replayed log's users (see `divrank eval`)."""
+    if select_by not in ("frontier", "ndcg", "learned", "loss"):
+        _fail(f"--select-by must be frontier, ndcg, learned or loss, got {select_by!r}")
+    if select_by == "learned" and relevance_model is None:
+        _fail("--select-by learned needs --relevance-model")
+    loader = _replay_loader(catalog, events, cut, queries_per_user)
     try:
-        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+        ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet,
+                       loader=loader)  # fmt: skip
+        if loader is not None:
+            dataset = f"replay-{loader.short_name}"
         from evaluation.profiles import profile_from_history
         from evaluation.runner import sample
         from evaluation.sweep import build_contexts
@@ -362,17 +385,36 @@ def train_command(
         eps = ctx["episodes"]
         train_eps = sample(eps, "train", train_limit or None, seed)
         valid_eps = sample(eps, "valid", valid_limit or None, seed)
-        train_ctx, _ = build_contexts(train_eps, ctx["table"], profile_from_history)
-        valid_ctx, valid_metrics = build_contexts(valid_eps, ctx["table"], profile_from_history)
+        relevance = _load_relevance(relevance_model, dataset) if relevance_model else None
+        train_ctx, _ = build_contexts(train_eps, ctx["table"], profile_from_history, relevance)
+        valid_ctx, valid_metrics = build_contexts(valid_eps, ctx["table"], profile_from_history,
+                                                  relevance)  # fmt: skip
+        if relevance is not None:  # the fusion learns over the model's scores
+            from dataclasses import replace
+
+            train_ctx = [replace(c, candidates=c.learned) for c in train_ctx]
+            valid_ctx = [replace(c, candidates=c.learned) for c in valid_ctx]
         runs = log_dir or DEFAULT_REPORTS / "runs" / f"train-{dataset}-{ctx['retrieval']}"
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, loss=loss, log_dir=runs)
         version = f"{dataset}-{ctx['retrieval']}-seed{seed}"
         start = _load_weights(init)
+        if start is None and relevance is not None:
+            start = relevance.fusion_weights
         select = None
         if select_by == "frontier":
             from training import frontier_scorer
 
             select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], _tune_baselines())
+        elif select_by == "ndcg":
+            from training import frontier_scorer
+
+            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], [], knobs=(0.0,),
+                                     objective="ndcg")  # fmt: skip
+        elif select_by == "learned":
+            from training import frontier_scorer
+
+            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], [],
+                                     objective="learned")  # fmt: skip
         _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
         result = train(train_ctx, valid_ctx, eps.shallow, cfg,
                        **({"init": start} if start is not None else {}),

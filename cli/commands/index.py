@@ -84,6 +84,9 @@ def index(
     category_field: Annotated[str | None, typer.Option(help="Category path column.")] = None,
     brand_field: Annotated[str | None, typer.Option(help="Brand column.")] = None,
     price_field: Annotated[str | None, typer.Option(help="Price column.")] = None,
+    popularity_field: Annotated[
+        str | None, typer.Option(help="Item prior column (how many shoppers had it, >= 0).")
+    ] = None,
     embedding_field: Annotated[
         str | None, typer.Option(help="Column with precomputed vectors (kept as they are).")
     ] = None,
@@ -183,6 +186,7 @@ def index(
                 category=category_field,
                 brand=brand_field,
                 price=price_field,
+                popularity=popularity_field,
                 embedding=embedding_field,
                 attrs=_attrs(attrs),
             )

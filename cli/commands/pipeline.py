@@ -76,6 +76,9 @@ def install(
     title_field: Annotated[
         str, typer.Option(help="Sent as each candidate's title (the learned relevance model).")
     ] = "title",
+    popularity_field: Annotated[
+        str, typer.Option(help="Sent as each candidate's item prior (how many shoppers had it).")
+    ] = "popularity",
     url: UrlOption = None,
 ) -> None:
     """Create (or replace) the search pipeline; with --default, make it the alias's default."""
@@ -98,6 +101,7 @@ def install(
             brand_field=brand_field,
             price_field=price_field,
             title_field=title_field,
+            popularity_field=popularity_field,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

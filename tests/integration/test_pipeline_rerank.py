@@ -494,3 +494,33 @@ def test_default_pipeline_on_the_alias_reranks_plain_searches(
         pipeline.clear_default(client, catalog.alias)
     after = search(client, catalog.alias, {"size": 10, "query": QUERY})
     assert "ext" not in after or "divrank" not in after["ext"]
+
+
+def test_the_item_prior_travels_from_the_index_to_the_sidecar(
+    client: OpenSearch, pipe: str
+) -> None:
+    """A document's ``popularity`` field reaches the sidecar through the plugin (the
+    ``popularity_field`` default) and becomes the fusion's ``popularity`` feature."""
+    index = f"{pipe}-prior"
+    client.indices.create(index=index, body=item_index_body(DIM, {"fixture": index}))
+    try:
+        lines: list[dict[str, Any]] = []
+        for i in range(12):
+            vec = np.zeros(DIM)
+            vec[i % DIM] = 1.0
+            lines.append({"index": {"_index": index, "_id": f"q{i}"}})
+            lines.append({"title": "toner cartridge", "category": "printing/toner",
+                          "brand": f"b{i}", "popularity": float(i * i),
+                          "embedding": [float(x) for x in vec]})  # fmt: skip
+        client.bulk(body=lines, refresh=True)
+        knobs = {"explain": True, "diversity": 0.0, "relevance_model": False}
+        resp = search(client, index, {"size": 12, "query": {"match": {"title": "toner"}},
+                                      "ext": {"divrank": knobs}}, pipe)  # fmt: skip
+        assert resp["ext"]["divrank"]["applied"] is True
+        prior = {h["_id"]: h["fields"]["_divrank"][0]["features"]["popularity"]
+                 for h in resp["hits"]["hits"]}  # fmt: skip
+        assert prior["q11"] == pytest.approx(1.0) and prior["q0"] == 0.0
+        assert prior["q2"] < prior["q5"] < prior["q11"]
+        assert ids(resp)[0] == "q11"  # equal BM25 scores: the most popular leads
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)

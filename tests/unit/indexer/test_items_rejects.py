@@ -90,3 +90,18 @@ def test_reject_log_never_removes_a_device_or_symlink_target(tmp_path: Path) -> 
     devnull = Path(os.devnull)
     RejectLog(devnull)
     assert devnull.exists() and not devnull.is_file()
+
+
+def test_item_prior_is_kept_indexed_or_rejected_with_its_reason() -> None:
+    log = RejectLog(None)
+    rows = [
+        RawItem(1, "a", "milk", popularity="42"),
+        RawItem(2, "b", "tea", popularity=-3),
+        RawItem(3, "c", "bread", popularity="lots"),
+        RawItem(4, "d", "jam"),
+    ]
+    items = list(validate_items(rows, log))
+    assert [(i.id, i.popularity) for i in items] == [("a", 42.0), ("d", None)]
+    assert items[0].source(None)["popularity"] == 42.0 and "popularity" not in items[1].source(None)
+    assert log.counts["bad_popularity"] == 2
+    assert log.first is not None and "popularity -3" in log.first

@@ -31,6 +31,7 @@ record ProcessorConfig(List<URI> sidecarUrls, int connectMs, int readMs, Candida
     static final String BRAND_FIELD = "brand_field";
     static final String PRICE_FIELD = "price_field";
     static final String TITLE_FIELD = "title_field";
+    static final String POPULARITY_FIELD = "popularity_field";
     static final String DEFAULT_DIVERSITY = "default_diversity";
     static final String DEFAULT_STRATEGY = "default_strategy";
     static final String FAIL_OPEN = "fail_open";
@@ -81,6 +82,7 @@ record ProcessorConfig(List<URI> sidecarUrls, int connectMs, int readMs, Candida
             field(tag, config, BRAND_FIELD, CandidateFields.DEFAULTS.brand()),
             field(tag, config, PRICE_FIELD, CandidateFields.DEFAULTS.price()),
             field(tag, config, TITLE_FIELD, CandidateFields.DEFAULTS.title()),
+            field(tag, config, POPULARITY_FIELD, CandidateFields.DEFAULTS.popularity()),
             ConfigurationUtils.readBooleanProperty(TYPE, tag, config, SEND_EMBEDDINGS, true)
         );
         double diversity = diversity(tag, config);

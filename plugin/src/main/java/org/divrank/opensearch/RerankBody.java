@@ -154,6 +154,7 @@ public final class RerankBody {
         if (f.brand() != null) b.field("brand", f.brand());
         if (f.price() != null) b.field("price", f.price().doubleValue());
         if (f.title() != null) b.field("title", clip(f.title()));
+        if (f.popularity() != null) b.field("popularity", f.popularity().doubleValue());
         b.endObject();
     }
 
@@ -185,6 +186,10 @@ public final class RerankBody {
             if (price instanceof Number n && Double.isFinite(n.doubleValue())) b.field("price", n.doubleValue());
             String title = firstString(XContentMapValues.extractValue(fields.title(), source));
             if (title != null) b.field("title", clip(title));
+            Object popularity = XContentMapValues.extractValue(fields.popularity(), source);
+            if (popularity instanceof Number n && Double.isFinite(n.doubleValue()) && n.doubleValue() >= 0) {
+                b.field("popularity", n.doubleValue());
+            }
         }
         b.endObject();
     }

@@ -37,6 +37,7 @@ public final class SourceScan {
      * @param brand          brand, may be {@code null}
      * @param price          price, may be {@code null}
      * @param title          title, may be {@code null}
+     * @param popularity     item prior (finite, >= 0), may be {@code null}
      */
     public record Features(
         BytesRef source,
@@ -46,7 +47,8 @@ public final class SourceScan {
         String category,
         String brand,
         Double price,
-        String title
+        String title,
+        Double popularity
     ) {
         /** Whether an embedding array was found. */
         public boolean hasEmbedding() {
@@ -61,7 +63,7 @@ public final class SourceScan {
         if (source == null || source.length() == 0) return false;
         if (fields.embedding().indexOf('.') >= 0 || fields.category().indexOf('.') >= 0) return false;
         if (fields.brand().indexOf('.') >= 0 || fields.price().indexOf('.') >= 0) return false;
-        if (fields.title().indexOf('.') >= 0) return false;
+        if (fields.title().indexOf('.') >= 0 || fields.popularity().indexOf('.') >= 0) return false;
         for (int i = 0; i < source.length(); i++) {
             byte b = source.get(i);
             if (b == ' ' || b == '\n' || b == '\r' || b == '\t') continue;
@@ -84,6 +86,7 @@ public final class SourceScan {
         String brand = null;
         Double price = null;
         String title = null;
+        Double popularity = null;
         try (JsonParser p = JSON.createParser(ref.bytes, ref.offset, ref.length)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new IOException("_source is not a JSON object");
@@ -105,8 +108,11 @@ public final class SourceScan {
                     if (name.equals(fields.brand())) brand = text;
                     if (name.equals(fields.title())) title = text;
                 } else if (name.equals(fields.price())) {
-                    price = value == JsonToken.VALUE_NUMBER_INT || value == JsonToken.VALUE_NUMBER_FLOAT ? p.getDoubleValue() : null;
-                    if (price != null && !Double.isFinite(price)) price = null;
+                    price = number(p, value);
+                    p.skipChildren();
+                } else if (name.equals(fields.popularity())) {
+                    popularity = number(p, value);
+                    if (popularity != null && popularity < 0) popularity = null;
                     p.skipChildren();
                 } else {
                     p.skipChildren();
@@ -116,7 +122,14 @@ public final class SourceScan {
                 throw new IOException("_source ends unexpectedly");
             }
         }
-        return new Features(ref, embStart, embEnd, fieldStart, category, brand, price, title);
+        return new Features(ref, embStart, embEnd, fieldStart, category, brand, price, title, popularity);
+    }
+
+    /** A finite number, else {@code null}. */
+    private static Double number(JsonParser p, JsonToken value) throws IOException {
+        if (value != JsonToken.VALUE_NUMBER_INT && value != JsonToken.VALUE_NUMBER_FLOAT) return null;
+        double d = p.getDoubleValue();
+        return Double.isFinite(d) ? d : null;
     }
 
     private static String categoryOf(JsonParser p, JsonToken value) throws IOException {

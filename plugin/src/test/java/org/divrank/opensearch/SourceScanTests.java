@@ -42,6 +42,15 @@ class SourceScanTests {
     }
 
     @Test
+    void readsTheItemPriorOnlyWhenItIsAFiniteNonNegativeNumber() throws Exception {
+        assertEquals(42.0, SourceScan.scan(sliced("{\"popularity\":42}"), CandidateFields.DEFAULTS).popularity());
+        assertEquals(0.5, SourceScan.scan(sliced("{\"popularity\":0.5}"), CandidateFields.DEFAULTS).popularity());
+        assertNull(SourceScan.scan(sliced("{\"popularity\":-1}"), CandidateFields.DEFAULTS).popularity());
+        assertNull(SourceScan.scan(sliced("{\"popularity\":\"many\"}"), CandidateFields.DEFAULTS).popularity());
+        assertNull(SourceScan.scan(sliced("{\"title\":\"t\"}"), CandidateFields.DEFAULTS).popularity());
+    }
+
+    @Test
     void stripsTheEmbeddingWhereverItSits() throws Exception {
         List<String> sources = List.of(
             "{\"embedding\":[1,2],\"title\":\"t\",\"price\":1}",
@@ -63,7 +72,7 @@ class SourceScanTests {
 
     @Test
     void fallsBackForDottedFieldsAndNonJson() throws Exception {
-        CandidateFields dotted = new CandidateFields("vec.v", "category", "brand", "price", "title", true);
+        CandidateFields dotted = new CandidateFields("vec.v", "category", "brand", "price", "title", "popularity", true);
         assertFalse(SourceScan.applies(new BytesArray("{}"), dotted));
         assertFalse(SourceScan.applies(new BytesArray(new byte[] { (byte) 0xd8, 0 }), CandidateFields.DEFAULTS));
         assertFalse(SourceScan.applies(null, CandidateFields.DEFAULTS));
