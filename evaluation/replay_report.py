@@ -103,6 +103,13 @@ def replay_section(valid: Sequence[SweepPoint], test: Sequence[SweepPoint]) -> l
                      ("fusion at the user point", at_user)):  # fmt: skip
         if p is not None:
             lines.append(_row(label, p, engine, buy))
+    learned = _one(test, "learned", 0.0)  # trained weights (`--weights`), when given
+    if learned is not None:
+        lines.append(_row("learned (trained weights), knob 0", learned, engine, buy))
+        knob = user_point(valid, "learned")
+        at = _one(test, "learned", knob) if knob is not None else None
+        if at is not None:
+            lines.append(_row("learned at its user point", at, engine, buy))
     e, b, q = engine.metrics, buy.metrics, pers.metrics
 
     def verdict(ok: bool) -> str:
