@@ -5,11 +5,14 @@ Everything else in the report replays cached windows through the core in process
 shows the same gain end to end (plugin field plumbing, the query text the plugin extracts,
 titles from ``_source``, the sidecar's relevance model and weights). The engine answers the
 same BM25 (or k-NN) request the episode was built from, so the window is the episode's; a page
-item outside it (the index changed since) is dropped and counted.
+item outside it (the index changed since) is dropped and counted. With ``history_ids`` (a
+replayed log) each request also carries the user's history before the cut as
+``ext.divrank.history.item_ids`` (its newest 500), so the sidecar personalises from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +21,9 @@ import numpy as np
 from evaluation.retrieval import QuerySpec, Retriever
 from evaluation.strategies import IntArray, RerankContext
 
-__all__ = ["LivePipeline", "PipelineNotApplied"]
+__all__ = ["MAX_HISTORY_IDS", "LivePipeline", "PipelineNotApplied"]
+
+MAX_HISTORY_IDS = 500  # what the plugin and the sidecar accept
 
 
 class PipelineNotApplied(RuntimeError):
@@ -35,6 +40,7 @@ class LivePipeline:
     strategy: str = "fusion"
     name: str = "pipeline"
     knob_sensitive: bool = True
+    history_ids: Sequence[str] | None = None  # item-table ids, to send each user's history
     outside_window: int = field(default=0, init=False)  # page items not in the episode's window
 
     def body(self, ctx: RerankContext, k: int, diversity: float) -> dict[str, Any]:
@@ -49,7 +55,11 @@ class LivePipeline:
         else:
             raise ValueError(f"the live pipeline row runs bm25 or knn, not {self.retrieval!r}")
         body["size"] = k  # the retriever's bodies already leave _source out
-        body["ext"] = {"divrank": {"diversity": float(diversity), "strategy": self.strategy}}
+        ext: dict[str, Any] = {"diversity": float(diversity), "strategy": self.strategy}
+        if self.history_ids is not None and episode.history.size:
+            rows = episode.history[-MAX_HISTORY_IDS:]
+            ext["history"] = {"item_ids": [str(self.history_ids[r]) for r in rows]}
+        body["ext"] = {"divrank": ext}
         return body
 
     def __call__(self, ctx: RerankContext, k: int, diversity: float) -> IntArray:

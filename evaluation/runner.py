@@ -176,9 +176,11 @@ def default_strategies(
 
 
 def live_pipeline(
-    client: Any, alias: str, pipeline: str, retrieval: str, dataset: str
-) -> LivePipeline:
-    """The ``pipeline`` row: the episode's own request through ``pipeline`` on ``alias``."""
+    client: Any, alias: str, pipeline: str, retrieval: str, dataset: str,
+    history_ids: Any = None,
+) -> LivePipeline:  # fmt: skip
+    """The ``pipeline`` row: the episode's own request through ``pipeline`` on ``alias``
+    (with ``history_ids``, the item table's ids: each user's history travels along)."""
     if retrieval not in ("bm25", "knn"):
         raise ValueError(f"the pipeline row runs bm25 or knn candidates, not {retrieval!r}")
     from opensearchpy.exceptions import NotFoundError
@@ -191,7 +193,7 @@ def live_pipeline(
             "(and start its sidecar) first"
         ) from None
     retriever = Retriever(client, alias, TEXT_FIELDS.get(dataset, ("title", "description")))
-    return LivePipeline(client, alias, pipeline, retriever, retrieval)
+    return LivePipeline(client, alias, pipeline, retriever, retrieval, history_ids=history_ids)
 
 
 def native_mmr(client: Any, alias: str, say: Say = lambda _: None) -> Strategy:

@@ -246,8 +246,10 @@ def eval_command(
         if pipeline_name is not None:
             if client is None or engine is not EngineKind.opensearch:
                 _fail("--pipeline needs the OpenSearch engine (not --no-engine)")
+            history_ids = ctx["table"].ids if loader is not None else None
             strategies.append(live_pipeline(client, ctx["alias"], pipeline_name,
-                                            ctx["retrieval"], dataset))  # fmt: skip
+                                            ctx["retrieval"], dataset,
+                                            history_ids))  # fmt: skip
         name = name or report_name(
             f"replay-{dataset}" if loader is not None else dataset, ctx["retrieval"], engine.value
         )

@@ -11,8 +11,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,3 +119,41 @@ def test_the_ubi_sample_replays_end_to_end(engine: str, tmp_path: Path) -> None:
         client = connect(get_settings(), url=engine)
         for version in list_versions(client, alias):
             client.indices.delete(index=version.name, ignore_unavailable=True)
+
+
+def test_the_replay_pipeline_row_personalises_through_the_plugin(
+    engine: str, shop: tuple[Path, Path], tmp_path: Path, launch_sidecar: Callable[..., Any]
+) -> None:
+    """Each replayed request through OpenSearch, the plugin and a sidecar, the user's history
+    sent inline and the item prior read from the index: close to the in-process fusion."""
+    from cli import pipeline
+    from evaluation.runner import default_strategies, live_pipeline, load_or_build, run_eval
+
+    settings = get_settings()
+    client = connect(settings, url=engine)
+    loader = ReplayLoader(*shop, parse_cut("0.7"))
+    data = loader.load(Path("."), tmp_path)
+    alias = f"{loader.name}-eval"
+    table, episodes = load_or_build(data, "bm25", settings, tmp_path, client, alias,
+                                    progress=False)  # fmt: skip
+    side = launch_sidecar(env={"DIVRANK_RELEVANCE": "false"})
+    name = f"{alias}-pipe"
+    try:
+        pipeline.install(client, pipeline.PipelineConfig(
+            name=name, sidecar_url=side.url, read_timeout_ms=5000))  # fmt: skip
+        live = live_pipeline(client, alias, name, "bm25", loader.short_name, table.ids)
+        strategies = [*default_strategies(None, None, None, pyversity=False, replay=True), live]
+        outcome = run_eval(
+            dataset=loader.short_name, retrieval="bm25", table=table, episodes=episodes,
+            strategies=strategies, report_dir=tmp_path / "reports", report_name="live",
+            knobs=(0.0, 0.5), valid_limit=None, test_limit=None, progress=False,
+        )  # fmt: skip
+    finally:
+        pipeline.delete(client, name)
+        side.stop()
+    by = {(p.strategy, p.diversity): p.metrics for p in outcome.test}
+    assert live.outside_window == 0
+    assert by[("pipeline", 0.0)]["ndcg@10"] > by[("engine", 0.0)]["ndcg@10"]
+    for knob in (0.0, 0.5):
+        ours, through = by[("fusion", knob)], by[("pipeline", knob)]
+        assert through["ndcg@10"] == pytest.approx(ours["ndcg@10"], rel=0.1, abs=0.03)

@@ -13,6 +13,7 @@ from evaluation.episodes import Episode, ItemTable
 from evaluation.strategies import BuyAgainStrategy, RerankContext
 from evaluation.sweep import candidates_of
 from indexer.events import Event
+from reranker.core.types import Candidates
 
 DAY = 86400.0
 
@@ -116,3 +117,23 @@ def test_buy_again_puts_what_was_had_most_first() -> None:
                       None, {}, np.array([4, 2, 4, 9], dtype=np.int32))  # fmt: skip
     ctx = RerankContext(episode, candidates_of(episode, table), None, np.zeros(6))
     assert BuyAgainStrategy()(ctx, 4, 0.0).tolist() == [4, 2, 0, 1]
+
+
+def test_the_pipeline_row_sends_each_users_history() -> None:
+    from evaluation.live_pipeline import MAX_HISTORY_IDS, LivePipeline
+    from evaluation.retrieval import Retriever
+
+    ids = np.array([f"i{k}" for k in range(MAX_HISTORY_IDS + 20)])
+    history = np.arange(MAX_HISTORY_IDS + 10, dtype=np.int32)
+    episode = Episode("q", "milk", "u", "test", np.arange(3, dtype=np.int32),
+                      np.ones(3, np.float32), None, {}, history)  # fmt: skip
+    window = Candidates(ids=["i0", "i1", "i2"], scores=np.ones(3, np.float32))
+    ctx = RerankContext(episode, window, None, np.zeros(3))
+    live = LivePipeline(None, "shop", "p", Retriever(None, "shop", engine="opensearch"),
+                        history_ids=ids)  # fmt: skip
+    ext = live.body(ctx, 10, 0.3)["ext"]["divrank"]
+    sent = ext["history"]["item_ids"]
+    assert len(sent) == MAX_HISTORY_IDS and sent[-1] == f"i{MAX_HISTORY_IDS + 9}"  # newest
+    assert ext["diversity"] == 0.3
+    without = LivePipeline(None, "shop", "p", Retriever(None, "shop", engine="opensearch"))
+    assert "history" not in without.body(ctx, 10, 0.3)["ext"]["divrank"]

@@ -9,7 +9,6 @@ import org.opensearch.search.SearchExtBuilder;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -243,7 +242,8 @@ public final class DivrankSearchExt extends SearchExtBuilder {
         if (list.size() > MAX_HISTORY) {
             throw new IllegalArgumentException("[ext.divrank.history.item_ids] holds more than " + MAX_HISTORY + " ids");
         }
-        LinkedHashSet<String> out = new LinkedHashSet<>();
+        // one id per event, oldest first, repeats kept: a repeat purchase is the item memory
+        List<String> out = new ArrayList<>(list.size());
         for (Object id : list) {
             if (id instanceof String text && !text.isEmpty()) {
                 out.add(text);
@@ -253,7 +253,7 @@ public final class DivrankSearchExt extends SearchExtBuilder {
                 throw new IllegalArgumentException("[ext.divrank.history.item_ids] must hold non-empty strings, got [" + id + "]");
             }
         }
-        return new ArrayList<>(out);
+        return out;
     }
 
     public String userId() {

@@ -49,7 +49,7 @@ class DivrankSearchExtTests {
         assertEquals(0.6, ext.diversity());
         assertEquals(Strategy.MMR, ext.strategy());
         assertEquals(Boolean.TRUE, ext.explain());
-        assertEquals(List.of("1", "2"), ext.historyItemIds());
+        assertEquals(List.of("1", "2", "1"), ext.historyItemIds()); // repeats are item memory
         assertEquals(50, ext.windowSize());
         assertEquals(2, ext.maxPerBrand());
         assertNull(ext.maxPerCategory());
