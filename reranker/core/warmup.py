@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from reranker.core.registry import rerank
+from reranker.core.relevance_features import IdfTable, relevance_features
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = ["warm_up"]
@@ -20,7 +21,7 @@ __all__ = ["warm_up"]
 def warm_up() -> None:
     """Run each compiled path once on tiny synthetic requests: the fusion's fast loop, its
     step-by-step (explained) path and sliding window, label similarity, and the cap and
-    Cholesky steps MMR and DPP call per pick."""
+    Cholesky steps MMR and DPP call per pick, and the relevance model's feature kernel."""
     rng = np.random.default_rng(0)
     n, dim = 12, 8
     emb = rng.normal(size=(n, dim)).astype(np.float32)
@@ -52,3 +53,6 @@ def warm_up() -> None:
     ):
         rerank(candidates, 5, knobs, user=user)
         rerank(labels_only, 5, knobs, user=user)
+    titles = [f"p{i} cordless drill 3/4 in. bit" if i % 3 else None for i in range(n)]
+    idf = IdfTable({"drill": 2.0, "bit": 3.0}, 6.0)
+    relevance_features("q drill 3/4 in", titles, candidates, idf, emb[0])
