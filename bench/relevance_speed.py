@@ -10,9 +10,11 @@ hits all alike), single BLAS thread as in the sidecar:
 
 - ``features``: ``relevance_features`` (title tokens cached after the first sight, as in the
   sidecar where titles recur);
-- ``model``: features + LightGBM predict (``RelevanceModel.score``), the whole added cost;
-- ``predict``: LightGBM predict alone on the window's features, timed before the other steps
-  (the model's share of ``model``);
+- ``model``: features + predict (``RelevanceModel.score``), the whole added cost;
+- ``predict``: the served predict alone on the window's features (the compiled trees,
+  ``reranker/core/tree_ensemble.py``), timed before the other steps (the model's share of
+  ``model``);
+- ``lightgbm``: the peer: LightGBM's own ``Booster.predict`` on the same rows (same scores);
 - ``fusion``: the core's default fusion at diversity 0.3 on the same window (for scale);
 - ``fusion+model``: the model's scores, then the fusion over them.
 
@@ -75,11 +77,12 @@ def main() -> None:
         windows.append((ep.query, table.titles_of(ep.items), cands))
     knobs = Knobs(diversity=0.3, strategy="fusion")
     timings: dict[str, list[float]] = {"features": [], "model": [], "predict": [],
-                                       "fusion": [], "fusion+model": []}  # fmt: skip
+                                       "lightgbm": [], "fusion": [],
+                                       "fusion+model": []}  # fmt: skip
 
-    def timed(name: str, call: Callable[..., object], *args: object) -> None:
+    def timed(name: str, call: Callable[..., object], *args: object, **kw: object) -> None:
         start = time.perf_counter_ns()
-        call(*args)
+        call(*args, **kw)
         timings[name].append((time.perf_counter_ns() - start) / 1e3)
 
     def fused(query: str, titles: list[str], cands: Candidates) -> Ranking:
@@ -95,6 +98,7 @@ def main() -> None:
                 # predict first: repeated right after ``model`` on the same rows it runs
                 # measurably faster than it does inside ``model`` (warm caches and branches)
                 timed("predict", model.predict, matrix)
+                timed("lightgbm", model.booster.predict, matrix, num_threads=1)
                 timed("features", relevance_features, query, titles, cands, model.idf)
                 timed("model", model.score, query, titles, cands)
                 timed("fusion", rerank, cands, 10, knobs)

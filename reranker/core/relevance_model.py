@@ -10,13 +10,14 @@ core never reads a file; ``reranker.relevance_io`` loads and saves it as JSON, n
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm
 import numpy as np
 
 from reranker.core.relevance_features import RELEVANCE_FEATURES, IdfTable, relevance_features
+from reranker.core.tree_ensemble import TreeEnsemble
 from reranker.core.types import Candidates, FloatArray
 from reranker.core.weights import FusionWeights
 
@@ -36,6 +37,17 @@ class RelevanceModel:
     # fusion weights tuned on validation for this model's scores (`divrank tune --objective
     # learned`); None = the core's defaults
     fusion_weights: FusionWeights | None = None
+    # the booster's trees compiled for serving (``tree_ensemble``): same scores, a fraction of
+    # the call cost; None when the model has splits the kernel cannot walk (then the booster)
+    trees: TreeEnsemble | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.trees is None:
+            try:
+                compiled = TreeEnsemble.from_lightgbm_text(self.booster.model_to_string())
+            except ValueError:
+                compiled = None
+            object.__setattr__(self, "trees", compiled)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RelevanceModel:
@@ -84,6 +96,8 @@ class RelevanceModel:
     def predict(self, features: np.ndarray) -> FloatArray:
         if features.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
+        if self.trees is not None:
+            return self.trees.predict(features).astype(np.float32)
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float32)
 
     def score(

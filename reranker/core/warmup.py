@@ -13,6 +13,7 @@ import numpy as np
 
 from reranker.core.registry import rerank
 from reranker.core.relevance_features import IdfTable, relevance_features
+from reranker.core.tree_ensemble import TreeEnsemble
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = ["warm_up"]
@@ -21,7 +22,8 @@ __all__ = ["warm_up"]
 def warm_up() -> None:
     """Run each compiled path once on tiny synthetic requests: the fusion's fast loop, its
     step-by-step (explained) path and sliding window, label similarity, and the cap and
-    Cholesky steps MMR and DPP call per pick, and the relevance model's feature kernel."""
+    Cholesky steps MMR and DPP call per pick, and the relevance model's feature and tree
+    kernels."""
     rng = np.random.default_rng(0)
     n, dim = 12, 8
     emb = rng.normal(size=(n, dim)).astype(np.float32)
@@ -56,3 +58,7 @@ def warm_up() -> None:
     titles = [f"p{i} cordless drill 3/4 in. bit" if i % 3 else None for i in range(n)]
     idf = IdfTable({"drill": 2.0, "bit": 3.0}, 6.0)
     relevance_features("q drill 3/4 in", titles, candidates, idf, emb[0])
+    stump = TreeEnsemble(np.zeros(1, np.int32), np.zeros(1), np.full(1, 10, np.int32),
+                         np.array([-1], np.int32), np.array([-2], np.int32), np.zeros(2),
+                         np.array([0, 1], np.int32), np.array([0, 2], np.int32), 1)  # fmt: skip
+    stump.predict(np.array([[0.5], [np.nan]], dtype=np.float32))
