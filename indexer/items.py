@@ -86,7 +86,8 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
-def _price(value: Any, what: str = "price") -> float | None:
+def _amount(value: Any, what: str) -> float | None:
+    """A finite number >= 0 (price, popularity), None when blank; ValueError naming ``what``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -136,12 +137,12 @@ def validate_items(
             rejects.add(row.line, item_id, Reason.EMPTY_TEXT, "title and description are empty")
             continue
         try:
-            price = _price(row.price)
+            price = _amount(row.price, "price")
         except ValueError as exc:
             rejects.add(row.line, item_id, Reason.BAD_PRICE, f"price {row.price!r}: {exc}")
             continue
         try:
-            popularity = _price(row.popularity, "popularity")
+            popularity = _amount(row.popularity, "popularity")
         except ValueError as exc:
             rejects.add(row.line, item_id, Reason.BAD_POPULARITY,
                         f"popularity {row.popularity!r}: {exc}")  # fmt: skip

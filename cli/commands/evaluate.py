@@ -403,20 +403,13 @@ def train_command(
         if start is None and relevance is not None:
             start = relevance.fusion_weights
         select = None
-        if select_by == "frontier":
+        if select_by != "loss":
             from training import frontier_scorer
 
-            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], _tune_baselines())
-        elif select_by == "ndcg":
-            from training import frontier_scorer
-
-            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], [], knobs=(0.0,),
-                                     objective="ndcg")  # fmt: skip
-        elif select_by == "learned":
-            from training import frontier_scorer
-
-            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], [],
-                                     objective="learned")  # fmt: skip
+            baselines = _tune_baselines() if select_by == "frontier" else []
+            knobs = {"knobs": (0.0,)} if select_by == "ndcg" else {}
+            select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], baselines,
+                                     objective=select_by, **knobs)  # fmt: skip
         _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
         result = train(train_ctx, valid_ctx, eps.shallow, cfg,
                        **({"init": start} if start is not None else {}),

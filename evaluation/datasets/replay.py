@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -130,16 +130,14 @@ class ReplayLoader:
                 self.stats["events on items not in the catalog"] += 1
                 continue
             if item != event.item_id:
-                event = Event(event.user_id, item, event.type, event.ts,
-                              query_id=event.query_id, query_text=event.query_text)  # fmt: skip
+                event = replace(event, item_id=item)
             by_user[event.user_id].append(event)
         self.stats["events read"] = stats.events
         self.stats["malformed events"] = rejects.rejected
         requests, touched = self._requests(by_user, catalog, stats)
         users = max(len(by_user), 1)
         popularity = np.array([touched[i] / users for i in catalog.ids], dtype=np.float32)
-        catalog = Catalog(catalog.ids, catalog.titles, catalog.descriptions, catalog.categories,
-                          catalog.brands, popularity)  # fmt: skip
+        catalog = replace(catalog, popularity=popularity)
         self.stats["users"] = len(by_user)
         self.stats["requests"] = len(requests)
         return Dataset(

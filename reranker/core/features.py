@@ -16,11 +16,11 @@ Static, per candidate (``STATIC_FEATURES``):
 - ``repeat_affinity``: the user's ``item_affinity`` of this very item times their
   ``repeat_rate``: high for the staple a repeat buyer buys every week, 0 for a user who
   never comes back to an item (``profile.py``).
+- ``seen_by_explorer``: ``1 - repeat_rate`` for an item the user already had, else 0: what an
+  explorer has seen is not news (weight < 0). Together the two learn "repeat or explore".
 - ``popularity``: the item prior, ``log1p(popularity / median positive popularity of the
   window)`` divided by its window maximum, in [0, 1]; 0 without one. What most shoppers take
   is what a new shopper is likely to take: the strongest single predictor in replayed logs.
-- ``seen_by_explorer``: ``1 - repeat_rate`` for an item the user already had, else 0: what an
-  explorer has seen is not news (weight < 0). Together the two learn "repeat or explore".
 
 Per step, given the already selected set S (``STEP_FEATURES``), all 0 while S is empty except
 ``calibration``:

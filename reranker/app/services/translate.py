@@ -31,13 +31,7 @@ from reranker.app.schemas import RerankRequest
 from reranker.app.services.profiles import StoredProfile
 from reranker.app.services.vectors import ItemRecord
 from reranker.core.intent import detect_intent
-from reranker.core.profile import (
-    affinity_of,
-    history_profile,
-    item_affinity,
-    repeat_rate,
-    shrunk_repeat_rate,
-)
+from reranker.core.profile import affinity_of, history_profile, shrunk_repeat_rate
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = [
@@ -211,13 +205,17 @@ def _stored_part(stored: StoredProfile, dim: int | None, notes: list[str]) -> _P
 
 
 def _inline_part(
-    vectors: Sequence[np.ndarray], labels: Sequence[ItemRecord], dim: int | None
+    vectors: Sequence[np.ndarray],
+    labels: Sequence[ItemRecord],
+    dim: int | None,
+    item_ids: Sequence[str] = (),
 ) -> _Part | None:
     usable = [v for v in vectors if v.shape[0] == dim]  # no candidate vectors: no use
     matrix = np.asarray(usable, dtype=np.float32).reshape(len(usable), dim or 0)
     categories = Counter(k for r in labels if (k := category_key(r.category)) is not None)
     brands = Counter(k for r in labels if (k := brand_key(r.brand)) is not None)
-    profile = history_profile(matrix, categories, brands)
+    profile = history_profile(matrix, categories, brands, item_ids=item_ids,
+                              item_weights=[INLINE_EVENT_WEIGHT] * len(item_ids))  # fmt: skip
     if profile is None:
         return None
     return _Part(
@@ -226,6 +224,8 @@ def _inline_part(
         centroid=profile.centroid,
         categories=profile.category_affinity,
         brands=profile.brand_affinity,
+        items=profile.item_affinity,
+        repeat=profile.repeat_rate if item_ids else None,
     )
 
 
@@ -252,14 +252,9 @@ def to_profile(
     if stored is not None:
         parts.append(_stored_part(stored, dim, notes))
     vectors = [*history_vectors, *(r.embedding for r in history_records if r.embedding is not None)]
-    inline = _inline_part(vectors, history_records, dim)
+    inline = _inline_part(vectors, history_records, dim, history_item_ids)
     if inline is not None:
         parts.append(inline)
-    if history_item_ids:
-        ids = list(history_item_ids)
-        memory = item_affinity(ids, [INLINE_EVENT_WEIGHT] * len(ids))
-        empty = np.zeros((0, dim or 0), np.float32)
-        parts.append(_Part(empty, np.zeros(0, np.float32), None, {}, {}, memory, repeat_rate(ids)))
     parts = [p for p in parts if p.interests.shape[0] or p.categories or p.brands or p.items]
     if not parts:
         return None, notes
