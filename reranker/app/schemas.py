@@ -258,6 +258,12 @@ class RerankRequest(_Lenient):
     user: User | None = None
     candidates: list[Candidate] = Field(min_length=1)
     k: int | None = Field(None, ge=1, description="Page size; default min(10, candidates)")
+    page_size: int | None = Field(
+        None,
+        ge=1,
+        description="Caps and label pressure count per page of this many (default k). For page "
+        "n of size s send k = n*s and page_size = s: the first picks are then the earlier pages'",
+    )
     knobs: Knobs = Field(default_factory=lambda: Knobs())
 
     @field_validator("candidates")

@@ -35,7 +35,7 @@ def validate_knobs(knobs: Knobs) -> None:
         raise ValueError(
             f"knobs.strategy {knobs.strategy!r} is unknown; valid: {', '.join(STRATEGIES)}"
         )
-    for name in ("max_per_brand", "max_per_category", "dpp_window"):
+    for name in ("max_per_brand", "max_per_category", "dpp_window", "page_size"):
         value = getattr(knobs, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"knobs.{name} must be a positive integer or None, got {value!r}")
@@ -111,6 +111,7 @@ class Request:
 
     candidates: Candidates
     k: int  # clamped to the number of candidates
+    page_size: int  # what caps and label pressure count against: knobs.page_size, at most k
     knobs: Knobs
     user: UserProfile | None
     relevance: FloatArray
@@ -167,10 +168,12 @@ def prepare(
     _check(candidates, k, user)
     n = len(candidates.ids)
     page = min(int(k), n)
+    unit = page if knobs.page_size is None else min(int(knobs.page_size), page)
     d = float(knobs.diversity)
     return Request(
         candidates=candidates,
         k=page,
+        page_size=unit,
         knobs=knobs,
         user=user,
         relevance=normalize_scores(candidates.scores)
@@ -178,10 +181,10 @@ def prepare(
         else normalize_learned(candidates.relevance),
         exempt_brands=_codes_for(knobs.query_brands, candidates.brand_names),
         exempt_categories=_codes_for(knobs.query_categories, candidates.category_names),
-        brand_cap=knob.brand_cap(d, page, knobs.max_per_brand)
+        brand_cap=knob.brand_cap(d, unit, knobs.max_per_brand)
         if candidates.brands is not None
         else None,
-        category_cap=knob.category_cap(d, page, knobs.max_per_category)
+        category_cap=knob.category_cap(d, unit, knobs.max_per_category)
         if candidates.categories is not None
         else None,
         duplicate_threshold=knob.duplicate_threshold(d, knobs.duplicate_threshold),

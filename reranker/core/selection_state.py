@@ -140,8 +140,8 @@ class SelectionState:
             gain_floor=_GAIN_FLOOR,
             dpp_eps=DPP_EPS,
             # pressure = count / cap, or / page size without a cap
-            brand_scale=1.0 / (cons.brand_cap or max(request.k, 1)),
-            category_scale=1.0 / (cons.category_cap or max(request.k, 1)),
+            brand_scale=1.0 / (cons.brand_cap or max(request.page_size, 1)),
+            category_scale=1.0 / (cons.category_cap or max(request.page_size, 1)),
         )
         self.params = params
         self.table = table

@@ -70,6 +70,9 @@ class Knobs:
     max_per_category: int | None = None
     duplicate_threshold: float = 0.97  # cosine above which two items are near-duplicates
     dpp_window: int | None = None  # sliding-window DPP for long pages
+    # Caps and label pressure are per page of this many (None = k). With k = from + size and
+    # page_size = size, a deep page's first picks are page 1's, so pages never overlap.
+    page_size: int | None = None
     query_brands: frozenset[str] = frozenset()  # brands the query names: caps step back
     query_categories: frozenset[str] = frozenset()
 

@@ -244,7 +244,11 @@ def _payload(
     query: str | None,
     knobs: HookKnobs,
     config: HookConfig,
+    page_end: int,
+    page_size: int,
 ) -> dict[str, Any]:
+    """The rerank body; the sidecar ranks up to the page's end, counting caps per page, so a
+    deep page's first picks are the earlier pages' (the plugin sends the same)."""
     ids = [str(hit["_id"]) for hit in hits]
     if len(set(ids)) != len(ids):
         repeated = next(i for i in ids if ids.count(i) > 1)
@@ -253,7 +257,8 @@ def _payload(
         )
     payload: dict[str, Any] = {
         "candidates": [_candidate(hit, config) for hit in hits],
-        "k": len(hits),
+        "k": max(1, min(len(hits), page_end)),
+        "page_size": max(1, min(len(hits), page_size)),
         "knobs": {
             "diversity": knobs.diversity
             if knobs.diversity is not None
@@ -411,7 +416,8 @@ def divrank_search(
     sidecar_started = time.perf_counter()
     backend = reranker or SidecarClient()
     try:
-        payload = _payload(hits, index, query_text(request.get("query")), knobs, config)
+        payload = _payload(hits, index, query_text(request.get("query")), knobs, config,
+                           plan.start + plan.size, plan.size)  # fmt: skip
         reply = backend.rerank(payload)
         ids = _check_reply(reply, {str(h["_id"]) for h in hits})
     except RerankFailure as failure:

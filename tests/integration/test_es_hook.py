@@ -92,8 +92,11 @@ def _engine_ids(es: Elasticsearch, index: str, size: int, start: int = 0) -> lis
     return [h["_id"] for h in es.search(index=index, body=body)["hits"]["hits"]]
 
 
-def _sidecar_order(url: str, es: Elasticsearch, index: str, window: int, diversity: float) -> list:
-    """The sidecar's own answer for the window, built independently (JSON vectors)."""
+def _sidecar_order(
+    url: str, es: Elasticsearch, index: str, window: int, diversity: float, k: int, page_size: int
+) -> list:
+    """The sidecar's own answer for the window, built independently (JSON vectors): the first
+    ``k`` picks with caps counted per page of ``page_size``, as the hook asks for them."""
     hits = es.search(index=index, body={"query": QUERY, "size": window})["hits"]["hits"]
     payload = {
         "query": "toner",
@@ -103,7 +106,8 @@ def _sidecar_order(url: str, es: Elasticsearch, index: str, window: int, diversi
              "price": h["_source"]["price"], "title": h["_source"]["title"]}
             for h in hits
         ],
-        "k": len(hits),
+        "k": k,
+        "page_size": page_size,
         "knobs": {"diversity": diversity, "strategy": "fusion"},
     }
     reply = httpx.post(f"{url}/v1/rerank", json=payload, timeout=10).raise_for_status().json()
@@ -121,7 +125,7 @@ def test_page_equals_sidecar_order_for_same_window(
     assert block["applied"] is True and block["degraded"] is False and block["reason"] is None
     assert block["window"] == 50 and block["strategy"] == "fusion" and block["diversity"] == 0.8
     got = [h["_id"] for h in page["hits"]["hits"]]
-    expected = _sidecar_order(sidecar.url, es, index, 50, 0.8)
+    expected = _sidecar_order(sidecar.url, es, index, 50, 0.8, k=20, page_size=10)
     assert got == expected[10:20]
     # and it is not the engine's page: the hp near-duplicates were pushed apart
     assert got != _engine_ids(es, index, 10, start=10)
@@ -184,7 +188,7 @@ def test_pagination_has_no_duplicates_or_gaps(
         assert page["ext"]["divrank"]["applied"] is True
         seen += [h["_id"] for h in page["hits"]["hits"]]
     assert len(seen) == 60 and len(set(seen)) == 60
-    assert seen == _sidecar_order(sidecar.url, es, index, 60, 0.7)
+    assert seen == _sidecar_order(sidecar.url, es, index, 60, 0.7, k=60, page_size=12)
     beyond = divrank_search(
         es, index, {"query": QUERY, "from": 55, "size": 10}, reranker=backend, config=config
     )

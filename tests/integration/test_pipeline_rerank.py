@@ -133,8 +133,10 @@ def sidecar_answer(
     window: int,
     knobs: dict[str, Any],
     user: dict[str, Any] | None = None,
+    k: int = 10,
 ) -> list[str]:
-    """What the sidecar answers for the engine's window, built independently of the plugin."""
+    """What the sidecar answers for the engine's window, built independently of the plugin:
+    the first ``k`` picks counted per page of 10, as the plugin asks for pages of 10."""
     engine = search(client, catalog.index, {"size": window, "query": QUERY})
     candidates = []
     for hit in engine["hits"]["hits"]:
@@ -154,7 +156,8 @@ def sidecar_answer(
         "query": "toner",
         "index": catalog.index,
         "candidates": candidates,
-        "k": len(candidates),
+        "k": k,
+        "page_size": 10,
         "knobs": knobs,
     }
     if user:
@@ -175,7 +178,7 @@ def test_page_is_the_sidecar_order_for_the_same_window(
     ext = resp["ext"]["divrank"]
     assert ext["applied"] is True and ext["degraded"] is False, ext
     assert ext["window"] == 100
-    expected = sidecar_answer(client, sidecar, catalog, 100, {**knobs, "explain": False})[:10]
+    expected = sidecar_answer(client, sidecar, catalog, 100, {**knobs, "explain": False})
     assert ids(resp) == expected
     engine_top = ids(search(client, catalog.index, {"size": 10, "query": QUERY}))
     assert ids(resp) != engine_top, "diversity 0.8 over 5 near-duplicate clusters changed nothing"
@@ -193,7 +196,7 @@ def test_without_ext_defaults_apply_and_diversity_zero_is_engine_order_without_t
     default_answer = sidecar_answer(
         client, sidecar, catalog, 100, {"diversity": 0.5, "strategy": "fusion"}
     )
-    assert ids(plain) == default_answer[:10]
+    assert ids(plain) == default_answer
 
     zero = search(
         client,
@@ -230,7 +233,7 @@ def test_two_pages_have_no_duplicates_or_gaps(
     )
     both = ids(first) + ids(second)
     assert len(both) == 20 and len(set(both)) == 20
-    assert both == sidecar_answer(client, sidecar, catalog, 100, knobs)[:20]
+    assert both == sidecar_answer(client, sidecar, catalog, 100, knobs, k=20)
 
 
 def test_lookup_mode_gives_the_same_page(
@@ -336,7 +339,7 @@ def test_the_relevance_model_ranks_through_the_pipeline(
         (explanation,) = hit["fields"]["_divrank"]
         assert "learned_relevance" in explanation["terms"], explanation
     assert ids(learned) == sidecar_answer(
-        client, sidecar, catalog, 100, {"diversity": 0.0, "strategy": "fusion"})[:10]
+        client, sidecar, catalog, 100, {"diversity": 0.0, "strategy": "fusion"})
     off = page({"relevance_model": False})
     for hit in off["hits"]["hits"]:
         (explanation,) = hit["fields"]["_divrank"]

@@ -102,6 +102,8 @@ class Reranker:
         model = self.model.relevance
         if model is None or not request.knobs.relevance_model or not request.query:
             return candidates
+        if request.knobs.strategy == "engine":  # engine order reads no relevance: skip the model
+            return candidates
         titles = [c.title for c in request.candidates]
         if not any(titles):
             return candidates

@@ -314,6 +314,7 @@ def to_knobs(request: RerankRequest, candidates: Candidates) -> Knobs:
         explain=knobs.explain,
         max_per_brand=knobs.max_per_brand,
         max_per_category=knobs.max_per_category,
+        page_size=request.page_size,
         query_brands=detect_intent(query, candidates.brand_names, ()).brands,
         query_categories=_named_categories(query, candidates.category_names),
         **optional,

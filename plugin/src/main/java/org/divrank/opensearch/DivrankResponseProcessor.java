@@ -141,7 +141,9 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                     source == null ? null : QueryText.of(source.query()),
                     ext == null ? null : ext.userId(),
                     ext == null ? null : ext.historyItemIds(),
-                    knobs
+                    knobs,
+                    picks(state, window.length),
+                    Math.max(1, Math.min(state.size(), window.length))
                 );
             } catch (SidecarFailure failure) {
                 fallback(response, window, state, knobs, failure, started, 0, Map.of(), listener);
@@ -149,10 +151,14 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             }
             final RerankBody.Built built = body;
             final long sent = System.nanoTime();
-            sidecar.rerank(body.json(), body.ids()).handleAsync((reply, error) -> {
+            // The client completes its future on the node's executor (SidecarClient), so this
+            // stage runs there as it is: a second hand-off would only add a thread wake-up.
+            sidecar.rerank(body.json(), body.ids()).handle((reply, error) -> {
                 try {
                     long waited = System.nanoTime() - sent;
-                    if (error != null) {
+                    if (error != null && SidecarFailures.unwrap(error) instanceof RejectedExecutionException rejected) {
+                        listener.onFailure(rejected); // the executor refused the completion: node closing
+                    } else if (error != null) {
                         stats.sidecarCall(waited);
                         fallback(response, window, state, knobs, SidecarFailures.of(error), started, waited, built.scanned(), listener);
                     } else {
@@ -161,12 +167,6 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                     }
                 } catch (Exception e) {
                     listener.onFailure(e);
-                }
-                return null;
-            }, executor).exceptionally(notRun -> {
-                // The executor refused the completion (node closing): the listener still hears once.
-                if (SidecarFailures.unwrap(notRun) instanceof RejectedExecutionException rejected) {
-                    listener.onFailure(rejected);
                 }
                 return null;
             });
@@ -248,6 +248,15 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         }
         String[] indices = request.indices();
         return indices != null && indices.length == 1 ? indices[0] : null;
+    }
+
+    /**
+     * How many the sidecar ranks: the window up to the end of the caller's page. The rest keeps
+     * engine order behind it and is never shown; with {@code page_size} = the caller's size the
+     * first picks are the earlier pages', so consecutive pages neither overlap nor skip.
+     */
+    static int picks(PageState page, int windowLength) {
+        return Math.max(1, Math.min(windowLength, page.from() + page.size()));
     }
 
     private static long elapsedMs(long startedNanos) {

@@ -11,6 +11,7 @@ import org.opensearch.search.SearchHit;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -52,7 +53,9 @@ public final class RerankBody {
         String query,
         String userId,
         List<String> history,
-        Knobs knobs
+        Knobs knobs,
+        int k,
+        int pageSize
     ) throws IOException, SidecarFailure {
         Set<String> ids = new LinkedHashSet<>();
         for (SearchHit hit : hits) {
@@ -75,18 +78,19 @@ public final class RerankBody {
             Map<String, SourceScan.Features> scanned = new HashMap<>();
             b.startArray("candidates");
             for (SearchHit hit : hits) {
-                String fetched = takeFetchedVector(hit);
-                String b64 = fields.sendEmbedding() ? fetched : null;
+                byte[] fetched = takeFetchedVector(hit);
+                byte[] vector = fields.sendEmbedding() ? fetched : null;
                 SourceScan.Features features = scan(hit, fields);
                 if (features != null) {
                     scanned.put(hit.getId(), features);
-                    writeScanned(b, hit, features, b64, fields.sendEmbedding());
+                    writeScanned(b, hit, features, vector, fields.sendEmbedding());
                 } else {
-                    writeCandidate(b, hit, fields, b64);
+                    writeCandidate(b, hit, fields, vector);
                 }
             }
             b.endArray();
-            b.field("k", hits.length);
+            b.field("k", k);
+            b.field("page_size", pageSize);
             b.startObject("knobs");
             b.field("diversity", knobs.diversity());
             b.field("strategy", knobs.strategy().wireName());
@@ -100,8 +104,11 @@ public final class RerankBody {
         }
     }
 
-    /** Removes the binary vector the fetch phase attached (never shown to the caller); base64 or {@code null}. */
-    static String takeFetchedVector(SearchHit hit) {
+    /**
+     * Removes the vector the fetch phase attached (never shown to the caller): its little-endian
+     * float32 bytes, or {@code null}. A node of an older plugin version attaches base64 text.
+     */
+    static byte[] takeFetchedVector(SearchHit hit) {
         DocumentField field = hit.field(VectorFetchPhase.FIELD);
         if (field == null) {
             return null;
@@ -110,7 +117,18 @@ public final class RerankBody {
         if (field.getValues().size() != 1) {
             return null;
         }
-        return field.getValue() instanceof String text && !text.isEmpty() ? text : null;
+        Object value = field.getValue();
+        if (value instanceof byte[] bytes) {
+            return bytes.length == 0 ? null : bytes;
+        }
+        if (value instanceof String text && !text.isEmpty()) {
+            try {
+                return Base64.getDecoder().decode(text);
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        }
+        return null;
     }
 
     private static SourceScan.Features scan(SearchHit hit, CandidateFields fields) {
@@ -136,12 +154,12 @@ public final class RerankBody {
     }
 
     /** Fast path: the fetched vector's base64, else the embedding's JSON text copied as is. */
-    private static void writeScanned(XContentBuilder b, SearchHit hit, SourceScan.Features f, String b64, boolean withEmbedding)
+    private static void writeScanned(XContentBuilder b, SearchHit hit, SourceScan.Features f, byte[] vector, boolean withEmbedding)
         throws IOException {
         b.startObject();
         writeIdAndScore(b, hit);
-        if (b64 != null) {
-            b.field("embedding_b64", b64);
+        if (vector != null) {
+            b.field("embedding_b64", vector); // Jackson base64-encodes straight into the body
         } else if (withEmbedding && f.hasEmbedding()) {
             BytesRef src = f.source();
             b.rawField(
@@ -158,16 +176,16 @@ public final class RerankBody {
         b.endObject();
     }
 
-    private static void writeCandidate(XContentBuilder b, SearchHit hit, CandidateFields fields, String b64) throws IOException {
+    private static void writeCandidate(XContentBuilder b, SearchHit hit, CandidateFields fields, byte[] vector) throws IOException {
         b.startObject();
         writeIdAndScore(b, hit);
-        if (b64 != null) {
-            b.field("embedding_b64", b64);
+        if (vector != null) {
+            b.field("embedding_b64", vector);
         }
         Map<String, Object> source = hit.hasSource() ? hit.getSourceAsMap() : null;
         if (source != null) {
-            Object vector = fields.sendEmbedding() && b64 == null ? XContentMapValues.extractValue(fields.embedding(), source) : null;
-            if (vector instanceof List<?> values && !values.isEmpty()) {
+            Object inSource = fields.sendEmbedding() && vector == null ? XContentMapValues.extractValue(fields.embedding(), source) : null;
+            if (inSource instanceof List<?> values && !values.isEmpty()) {
                 b.startArray("embedding");
                 for (Object v : values) {
                     if (v instanceof Number n) {

@@ -15,13 +15,12 @@ import org.opensearch.search.fetch.FetchSubPhaseProcessor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Base64;
 import java.util.List;
 
 /**
  * Fetch sub-phase behind {@link VectorFetchExt}: reads each hit's float32 vector straight from
- * the segment's vector values and attaches it as base64 of little-endian float32 (the sidecar's
- * {@code embedding_b64}) under the document field {@value #FIELD}.
+ * the segment's vector values and attaches its little-endian float32 bytes under the document
+ * field {@value #FIELD} (JSON renders them as base64: the sidecar's {@code embedding_b64}).
  *
  * <p>Why: with the k-NN plugin's derived source the engine rebuilds the vector of every fetched
  * {@code _source} by printing 384 floats as text; for a 100-hit window that and the parsing
@@ -31,7 +30,7 @@ import java.util.List;
  */
 public final class VectorFetchPhase implements FetchSubPhase {
 
-    /** Document field carrying the base64 vector; the response processor removes it. */
+    /** Document field carrying the vector's bytes; the response processor removes it. */
     public static final String FIELD = "_divrank_vector";
 
     @Override
@@ -69,14 +68,18 @@ public final class VectorFetchPhase implements FetchSubPhase {
 
         @Override
         public void process(HitContext hit) throws IOException {
-            String encoded = vectorOf(hit.docId());
+            byte[] encoded = vectorOf(hit.docId());
             if (encoded != null) {
                 hit.hit().setDocumentField(FIELD, new DocumentField(FIELD, List.of(encoded)));
             }
         }
 
-        /** Base64 of the document's vector (segment-local doc id), {@code null} when it has none. */
-        String vectorOf(int doc) throws IOException {
+        /**
+         * The document's vector as little-endian float32 bytes (segment-local doc id), {@code null}
+         * when it has none. Raw bytes, not base64 text: half the size between shard and coordinator,
+         * and the body builder base64-encodes them straight into its output.
+         */
+        byte[] vectorOf(int doc) throws IOException {
             if (values == null) {
                 return null;
             }
@@ -93,7 +96,7 @@ public final class VectorFetchPhase implements FetchSubPhase {
             float[] vector = values.vectorValue(iterator.index());
             ByteBuffer bytes = ByteBuffer.allocate(vector.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             bytes.asFloatBuffer().put(vector);
-            return Base64.getEncoder().encodeToString(bytes.array());
+            return bytes.array();
         }
     }
 }

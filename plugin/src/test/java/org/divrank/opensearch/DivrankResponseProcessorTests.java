@@ -185,7 +185,8 @@ class DivrankResponseProcessorTests {
         // what the sidecar saw: the whole window in engine order, features from _source
         Map<String, Object> body = stub.lastBody;
         assertEquals(range(0, 30, false, 30), StubSidecar.candidateIds(body));
-        assertEquals(30, body.get("k"));
+        assertEquals(10, body.get("k"), "ranked up to the end of the page; the rest is never shown");
+        assertEquals(10, body.get("page_size"));
         assertEquals("hp toner", body.get("query"));
         assertEquals("products-1", body.get("index"));
         assertNull(body.get("user"));
@@ -275,7 +276,10 @@ class DivrankResponseProcessorTests {
     void twoPagesHaveNoDuplicatesOrGaps() throws Exception {
         DivrankResponseProcessor processor = processor(Map.of());
         Run page1 = run(processor, new SearchSourceBuilder().from(0).size(10), 100);
+        assertEquals(List.of(10, 10), List.of(stub.lastBody.get("k"), stub.lastBody.get("page_size")));
         Run page2 = run(processor, new SearchSourceBuilder().from(10).size(10), 100);
+        // page 2 asks for the first 20 picks counted per page of 10: its first 10 are page 1's
+        assertEquals(List.of(20, 10), List.of(stub.lastBody.get("k"), stub.lastBody.get("page_size")));
         List<String> both = new ArrayList<>(ids(page1.response));
         both.addAll(ids(page2.response));
         assertEquals(20, new HashSet<>(both).size());
@@ -550,7 +554,10 @@ class DivrankResponseProcessorTests {
         assertFalse(run.response.getHits().getHits()[0].getSourceAsMap().containsKey("embedding"));
     }
 
-    /** A window whose vectors came through the fetch phase (b64) or through {@code _source} (JSON). */
+    /**
+     * A window whose vectors came through the fetch phase or through {@code _source} (JSON). Fetched
+     * vectors are raw bytes, every third one base64 text as a node of an older plugin attaches it.
+     */
     private static SearchResponse windowWithVectors(int n, boolean fetched) {
         SearchHit[] hits = new SearchHit[n];
         for (int i = 0; i < n; i++) {
@@ -558,9 +565,9 @@ class DivrankResponseProcessorTests {
                 float[] vector = { i, 1.0f, 0.5f };
                 ByteBuffer bytes = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
                 bytes.asFloatBuffer().put(vector);
-                String b64 = Base64.getEncoder().encodeToString(bytes.array());
+                Object attached = i % 3 == 2 ? Base64.getEncoder().encodeToString(bytes.array()) : bytes.array();
                 Map<String, DocumentField> fields = new HashMap<>();
-                fields.put(VectorFetchPhase.FIELD, new DocumentField(VectorFetchPhase.FIELD, List.of(b64)));
+                fields.put(VectorFetchPhase.FIELD, new DocumentField(VectorFetchPhase.FIELD, List.of(attached)));
                 hits[i] = new SearchHit(i, "d" + i, fields, new HashMap<>());
                 hits[i].sourceRef(new BytesArray("{\"title\":\"item " + i + "\",\"brand\":\"b" + (i % 3) + "\"}"));
                 hits[i].score(1000f - i);
@@ -648,7 +655,7 @@ class DivrankResponseProcessorTests {
                 ));
                 assertEquals("node-generic", thread.get(10, TimeUnit.SECONDS), "sidecar up: " + sidecarUp);
             }
-            assertTrue(tasks.get() >= 4, "reply parsing and the page cut both go through the executor: " + tasks.get());
+            assertEquals(2, tasks.get(), "one hand-off per search: the reply's parse and the page cut run in one task");
         } finally {
             node.shutdownNow();
         }

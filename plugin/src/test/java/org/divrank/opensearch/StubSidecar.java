@@ -97,11 +97,12 @@ final class StubSidecar implements AutoCloseable {
         return ids;
     }
 
-    /** Reverses the window, with descending scores and explanations when asked. */
+    /** Reverses the window and answers its first {@code k}, as the sidecar does, with descending scores and explanations when asked. */
     static Reply reverse(Map<String, Object> body) {
         List<String> ids = candidateIds(body);
         Collections.reverse(ids);
-        return answer(body, ids);
+        int k = body.get("k") instanceof Number n ? n.intValue() : ids.size();
+        return answer(body, new ArrayList<>(ids.subList(0, Math.min(k, ids.size()))));
     }
 
     /**

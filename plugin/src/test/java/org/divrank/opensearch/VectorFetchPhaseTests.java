@@ -22,7 +22,6 @@ import org.opensearch.common.io.stream.BytesStreamOutput;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Base64;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -33,8 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VectorFetchPhaseTests {
 
-    private static float[] decode(String b64) {
-        ByteBuffer bytes = ByteBuffer.wrap(Base64.getDecoder().decode(b64)).order(ByteOrder.LITTLE_ENDIAN);
+    private static float[] decode(byte[] raw) {
+        ByteBuffer bytes = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[bytes.remaining() / Float.BYTES];
         bytes.asFloatBuffer().get(out);
         return out;
@@ -45,7 +44,7 @@ class VectorFetchPhaseTests {
     }
 
     @Test
-    void readsStoredFloatsAsLittleEndianBase64() throws Exception {
+    void readsStoredFloatsAsLittleEndianBytes() throws Exception {
         try (Directory dir = new ByteBuffersDirectory()) {
             try (IndexWriter writer = new IndexWriter(dir, new IndexWriterConfig())) {
                 for (int i = 0; i < 6; i++) {
@@ -63,12 +62,12 @@ class VectorFetchPhaseTests {
                 fetch.setNextReader(leaf);
                 assertArrayEquals(vectorOf(1), decode(fetch.vectorOf(1)));
                 assertArrayEquals(vectorOf(4), decode(fetch.vectorOf(4)));
-                String again = fetch.vectorOf(2);
+                byte[] again = fetch.vectorOf(2);
                 assertTrue(again != null, "out of doc order still works");
                 assertArrayEquals(vectorOf(2), decode(again));
                 assertNull(fetch.vectorOf(3), "a document without a vector gets nothing");
                 assertArrayEquals(vectorOf(5), decode(fetch.vectorOf(5)));
-                assertEquals(16, fetch.vectorOf(0).length(), "3 floats = 12 bytes = 16 base64 chars");
+                assertEquals(12, fetch.vectorOf(0).length, "3 floats = 12 bytes");
 
                 VectorFetchPhase.Reader other = new VectorFetchPhase.Reader("not_a_vector");
                 other.setNextReader(leaf);
