@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     profile_cache_size: int = Field(10_000, ge=0)
     profile_cache_ttl_s: float = Field(300.0, ge=0)
     vector_cache_size: int = Field(50_000, ge=0)  # rows; 50k x 384-d float32 ~ 77 MB
+    # alias whose item vectors each sidecar worker reads into that cache at start and after
+    # every alias swap (/readyz says "loading" until done): pipelines with send_embeddings off
+    # then send no vectors and never wait on a look-up
+    preload_vectors: str | None = None
     alias_refresh_s: float = Field(30.0, ge=0)  # how often an alias is re-resolved
 
     # --- demo (`make demo`, `divrank demo`, the sidecar's /demo page) -------------------------

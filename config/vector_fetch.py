@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HIT_FIELD", "SEARCH_PARAMS", "by_ids_body", "hit_vector", "search_by_ids"]
+__all__ = ["EXT_NAME", "HIT_FIELD", "SEARCH_PARAMS", "by_ids_body", "hit_vector", "search_by_ids"]
 
 EXT_NAME = "divrank_vectors"
 HIT_FIELD = "_divrank_vector"

@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm_up()  # compile the ranking kernels before the first request, not during it
+        state.start()
         yield
         state.close()
 

@@ -24,6 +24,7 @@ __all__ = [
     "DEGRADED",
     "ERRORS",
     "HTTP_REQUESTS",
+    "PRELOADED_VECTORS",
     "RERANK_CANDIDATES",
     "RERANK_LATENCY",
     "RERANK_REQUESTS",
@@ -54,6 +55,11 @@ DEGRADED = Counter(
 )
 CACHE_LOOKUPS = Counter(
     "divrank_cache_lookups", "Look-up cache hits and misses", ["cache", "result"]
+)
+
+# a counter, not a gauge: it sums over workers in multi-process mode
+PRELOADED_VECTORS = Counter(
+    "divrank_preloaded_vectors", "Item vectors read ahead into the cache, by index", ["index"]
 )
 
 

@@ -11,6 +11,7 @@ from reranker.app.services.model import ServedModel, load_relevance, load_served
 from reranker.app.services.opensearch import EngineConnection
 from reranker.app.services.profiles import ProfileStore
 from reranker.app.services.reranking import Reranker
+from reranker.app.services.vector_preload import VectorPreloader
 from reranker.app.services.vectors import VectorStore
 
 __all__ = ["PING_CACHE_S", "SidecarState", "build_state"]
@@ -24,12 +25,14 @@ class SidecarState:
     model: ServedModel
     connection: EngineConnection | None  # None: look-ups switched off
     reranker: Reranker
+    preloader: VectorPreloader | None = None  # DIVRANK_PRELOAD_VECTORS
     _ping: tuple[float, bool] | None = field(default=None, repr=False)
 
     def readiness(self) -> dict[str, str]:
         """Each check: "ok", "disabled" or what is wrong. Pings are cached a few seconds."""
         checks = {"weights": "ok" if self.model.error is None else self.model.error,
                   "relevance": "disabled" if self.model.relevance is None else "ok"}  # fmt: skip
+        checks["vectors"] = "disabled" if self.preloader is None else self.preloader.status
         if self.connection is None:
             checks["opensearch"] = "disabled"
             return checks
@@ -39,7 +42,14 @@ class SidecarState:
         checks["opensearch"] = "ok" if self._ping[1] else "unreachable"
         return checks
 
+    def start(self) -> None:
+        """Background work the worker runs while it serves (the vector preload)."""
+        if self.preloader is not None:
+            self.preloader.start()
+
     def close(self) -> None:
+        if self.preloader is not None:
+            self.preloader.stop()
         if self.connection is not None:
             self.connection.close()
 
@@ -60,4 +70,11 @@ def build_state(settings: Settings) -> SidecarState:
     vectors = VectorStore(
         connection, BoundedCache(settings.vector_cache_size), settings.alias_refresh_s
     )
-    return SidecarState(settings, model, connection, Reranker(model, profiles, vectors))
+    preloader = None
+    if settings.preload_vectors:
+        preloader = VectorPreloader(
+            vectors, settings.preload_vectors, settings.alias_refresh_s, settings.lookup_backoff_s
+        )
+    return SidecarState(
+        settings, model, connection, Reranker(model, profiles, vectors), preloader
+    )

@@ -43,7 +43,8 @@ class Reranker:
     def may_block(self, request: RerankRequest) -> bool:
         """Whether answering needs a look-up over the network (else it is pure CPU work)."""
         if request.index is not None and self.vectors is not None:
-            if any(c.vector is None for c in request.candidates):
+            missing = [c.id for c in request.candidates if c.vector is None]
+            if missing and not self.vectors.all_cached(request.index, missing):
                 return True
             history = request.user.history if request.user else None
             if history is not None and history.item_ids:

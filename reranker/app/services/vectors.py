@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from config.vector_fetch import hit_vector, search_by_ids
+from config.vector_fetch import EXT_NAME, SEARCH_PARAMS, hit_vector, search_by_ids
 from reranker.app.metrics import CACHE_LOOKUPS
 from reranker.app.services.cache import BoundedCache
 from reranker.app.services.opensearch import EngineConnection
@@ -102,13 +102,16 @@ class VectorStore:
         scope = ",".join(concrete)
         found: dict[str, ItemRecord] = {}
         wanted: list[str] = []
-        for item_id in dict.fromkeys(ids):
-            hit, record = self._cache.get((scope, item_id))
-            CACHE_LOOKUPS.labels("vectors", "hit" if hit else "miss").inc()
+        unique = list(dict.fromkeys(ids))
+        for item_id, (hit, record) in zip(
+            unique, self._cache.get_many([(scope, i) for i in unique]), strict=True
+        ):
             if not hit:
                 wanted.append(item_id)
             elif record is not None:
                 found[item_id] = record
+        CACHE_LOOKUPS.labels("vectors", "hit").inc(len(unique) - len(wanted))
+        CACHE_LOOKUPS.labels("vectors", "miss").inc(len(wanted))
         if wanted:
             fetched = self._by_ids(concrete, wanted)
             for item_id in wanted:
@@ -117,6 +120,56 @@ class VectorStore:
                 if record is not None:
                     found[item_id] = record
         return found
+
+    def all_cached(self, index: str, ids: Iterable[str]) -> bool:
+        """Whether ``fetch`` would answer from memory alone (fresh alias, every id cached): the
+        caller can then skip the thread hand-off a network look-up needs."""
+        with self._lock:
+            known = self._resolved.get(index)
+        if known is None or not known[1] or self._clock() - known[0] >= self._refresh_s:
+            return False
+        scope = ",".join(known[1])
+        return all(hit for hit, _ in self._cache.get_many([(scope, i) for i in ids]))
+
+    def preload(self, alias: str, batch: int = 1000) -> int:
+        """Reads the items behind ``alias`` into the cache, up to its bound (the first ones the
+        scroll returns when the alias holds more); returns how many. Raises
+        ``LookupUnavailable`` when the engine does not answer."""
+        concrete = self.resolve(alias)
+        room = self._cache.maxsize
+        if not concrete or room <= 0:
+            return 0
+        scope = ",".join(concrete)
+
+        def read(client: Any) -> int:
+            from opensearchpy import RequestError
+            from opensearchpy.helpers import scan
+
+            body: dict[str, Any] = {"query": {"match_all": {}}, "_source": list(LABEL_FIELDS)}
+            if self._fetch_ext:
+                body["ext"] = {EXT_NAME: {"field": EMBEDDING_FIELD}}
+            else:
+                body["_source"] = [EMBEDDING_FIELD, *LABEL_FIELDS]
+            count = 0
+            try:
+                for hit in scan(client, query=body, index=scope, size=batch, request_timeout=60,
+                                params=SEARCH_PARAMS):  # fmt: skip
+                    if count >= room:
+                        log.warning("%s holds more items than DIVRANK_VECTOR_CACHE_SIZE=%d: the "
+                                    "rest is read on demand", alias, room)  # fmt: skip
+                        break
+                    self._cache.put((scope, hit["_id"]), parse_item(hit))
+                    count += 1
+            except RequestError:
+                if not self._fetch_ext:
+                    raise
+                log.info("the engine refuses ext.divrank_vectors: preloading from _source")
+                self._fetch_ext = False
+                return read(client)
+            return count
+
+        loaded: int = self._connection.call(read)
+        return loaded
 
     def _by_ids(self, concrete: tuple[str, ...], ids: list[str]) -> dict[str, ItemRecord]:
         hits = self._connection.call(lambda client: self._read(client, concrete, ids))

@@ -272,3 +272,29 @@ def test_engine_without_the_fetch_extension_is_read_from_source() -> None:
     np.testing.assert_allclose(first["i0"].embedding, [0.0, 1.0])
     assert set(store.fetch("items", ["i1", "i2"])) == {"i1", "i2"}
     assert len(client.search_calls) == 1  # refused once, then straight to _source
+
+
+def test_get_many_is_get_for_each_key() -> None:
+    clock = Clock()
+    cache: BoundedCache[str, int] = BoundedCache(3, ttl_s=10.0, clock=clock)
+    cache.put("a", 1)
+    clock.now = 5.0
+    cache.put("b", 2)
+    clock.now = 12.0  # "a" is stale, "b" fresh
+    assert cache.get_many(["a", "b", "c"]) == [(False, None), (True, 2), (False, None)]
+    assert len(cache) == 1  # the stale entry was dropped, as get drops it
+
+
+def test_all_cached_answers_without_the_network() -> None:
+    clock = Clock()
+    docs = {("items-v1", f"i{i}"): _item([float(i), 1.0]) for i in range(3)}
+    client = FakeClient(docs, {"items": ["items-v1"]})
+    store = VectorStore(FakeConnection(client), BoundedCache(100), alias_refresh_s=30.0,
+                        clock=clock)  # fmt: skip
+    assert not store.all_cached("items", ["i0"])  # never resolved: a look-up is needed
+    store.fetch("items", ["i0", "i1"])
+    assert store.all_cached("items", ["i0", "i1"])
+    assert not store.all_cached("items", ["i0", "i2"])  # i2 not read yet
+    clock.now = 31.0
+    assert not store.all_cached("items", ["i0", "i1"])  # the alias is due to be re-resolved
+    assert len(client.search_calls) == 1

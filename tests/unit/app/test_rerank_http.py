@@ -103,7 +103,7 @@ def test_healthz_and_readyz(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"weights": "ok", "relevance": "ok",
+    assert ready.json()["checks"] == {"weights": "ok", "relevance": "ok", "vectors": "disabled",
                                       "opensearch": "disabled"}  # fmt: skip
 
 
