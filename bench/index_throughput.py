@@ -9,10 +9,23 @@ Vector storage (brute force, no engine): recall@10 of PCA-128/64, int8 bytes and
 against full fp32 vectors.
 Bulk (precomputed vectors, fresh index each run, the real item mapping):
 - baseline: ``helpers.streaming_bulk`` with opensearch-py's JSON serialiser, one request in flight;
-- ours: ``indexer.bulk_writer.write_bulk`` (orjson, 2 requests in flight).
+- ours: ``indexer.bulk_writer.write_bulk`` (orjson, 2 requests in flight);
+- a reference, not a path: ours on the same documents without the vector field, so the cost of
+  the vector (parse, ``_source`` filter, HNSW graph) is the difference between two rows.
+Each row also gives the CPU it cost per document: the engine's (``_nodes/stats`` process CPU,
+so anything else that node serves meanwhile counts too) and this process's (serialisation,
+HTTP). On a CPU-bound box, cores / (engine + client CPU per doc) is the most docs/s any client
+or setting can reach for that work; the bench prints it. Why it is the figure to watch (issue
+#16, JFR on the 2-core box): the engine is CPU-bound on per-document work, 43% of it the HNSW
+beam search of each insert, then text inversion, doc values, stored fields and the
+``_source.excludes`` filter (the whole document parsed into a map and written again). A 3 GB
+heap's indexing buffer holds ~60k of these documents, so below that nothing is flushed or
+merged before the final refresh (0 of either at 38.8k docs): translog, merge-policy and buffer
+settings leave the work unchanged.
 
-Runs alternate between baseline and ours so load from other processes hits both alike; the
-report gives medians and ratios. ``--quick`` is a short run; ``--json PATH`` writes the figures.
+Runs alternate between baseline and ours (the order reversed every other round) so load from
+other processes hits both alike; the report gives medians and ratios. ``--quick`` is a short
+run; ``--json PATH`` writes the figures.
 
     .venv/bin/python bench/index_throughput.py --quick --json bench/results/index_throughput.json
 """
@@ -131,17 +144,23 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
     client.info()
     prefix = f"t-bench-idx-{uuid.uuid4().hex[:8]}"
 
-    def fresh(tag: str, ef_construction: int = 100, source_vectors: bool = False) -> str:
+    def fresh(tag: str, ef_construction: int = 100, source_vectors: bool | None = False) -> str:
+        """A fresh index; ``source_vectors=None`` drops the vector field (the reference row)."""
         name = f"{prefix}-{tag}"
         client.indices.delete(index=name, ignore_unavailable=True)
-        client.indices.create(
-            index=name,
-            body=item_index_body(
-                vectors.shape[1], {"kind": "bench"}, ef_construction=ef_construction,
-                source_vectors=source_vectors,
-            ),
+        body = item_index_body(
+            vectors.shape[1], {"kind": "bench"}, ef_construction=ef_construction,
+            source_vectors=bool(source_vectors),
         )
+        if source_vectors is None:
+            del body["mappings"]["properties"]["embedding"]
+            body["mappings"].pop("_source", None)
+        client.indices.create(index=name, body=body)
         return name
+
+    def engine_cpu_s() -> float:
+        nodes = client.nodes.stats(metric="process")["nodes"].values()
+        return sum(n["process"]["cpu"]["total_in_millis"] for n in nodes) / 1000
 
     rng = np.random.default_rng(3)
     queries = rng.choice(len(items), 50, replace=False)
@@ -171,6 +190,10 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
         docs = ((it.id, it.source(v)) for it, v in zip(items, vectors, strict=True))
         return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
 
+    def ours_without_vectors(index: str) -> int:
+        docs = ((it.id, it.source(None)) for it in items)
+        return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
+
     # The baseline writes the vectors into _source too (the item mapping before they moved
     # out); "ours" uses the item mapping as `divrank index` writes it today.
     variants = [
@@ -178,37 +201,45 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
         ("ours_orjson_parallel2_ef100_source_vectors", ours, 100, True),
         ("ours_orjson_parallel2_ef100", ours, 100, False),
         ("ours_orjson_parallel2_ef32", ours, 32, False),
+        ("reference_ours_no_vector_field", ours_without_vectors, 100, None),
     ]
-    rates: dict[str, list[float]] = {name: [] for name, *_ in variants}
-    recalls: dict[str, float] = {}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in variants}
+    recalls: dict[str, float | None] = {}
     try:
-        for _ in range(repeats):
-            for n, (name, fn, ef, in_source) in enumerate(variants):
+        for round_ in range(repeats):
+            for n, (name, fn, ef, in_source) in enumerate(variants[:: -1 if round_ % 2 else 1]):
                 index = fresh(f"v{n}", ef, in_source)
-                started = time.perf_counter()
+                engine0, client0, started = engine_cpu_s(), time.process_time(), time.perf_counter()
                 written = fn(index)
                 client.indices.refresh(index=index)  # graph segments flushed: part of the cost
                 elapsed = time.perf_counter() - started
+                engine_s, client_s = engine_cpu_s() - engine0, time.process_time() - client0
                 assert written == len(items), (name, written)
-                rates[name].append(len(items) / elapsed)
-                recalls[name] = knn_recall(index)
+                runs[name].append((len(items) / elapsed, engine_s, client_s))
+                recalls[name] = knn_recall(index) if in_source is not None else None
                 client.indices.delete(index=index)
     finally:
         client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    base = statistics.median(rates[variants[0][0]])
-    return {
-        "docs": len(items),
-        "repeats": repeats,
-        **{
-            name: {
-                "docs_per_s_median": round(statistics.median(v), 1),
-                "docs_per_s_all": [round(x, 1) for x in v],
-                "ratio_vs_baseline": round(statistics.median(v) / base, 2),
-                "knn_recall_at_10_vs_brute_force": round(recalls[name], 4),
-            }
-            for name, v in rates.items()
-        },
-    }
+    base = statistics.median(rate for rate, *_ in runs[variants[0][0]])
+    cores = os.cpu_count() or 1
+
+    def row(name: str, values: list[tuple[float, float, float]]) -> dict[str, Any]:
+        rates = [rate for rate, *_ in values]
+        engine_ms = 1000 * statistics.median(e for _, e, _ in values) / len(items)
+        client_ms = 1000 * statistics.median(c for *_, c in values) / len(items)
+        recall = recalls[name]
+        return {
+            "docs_per_s_median": round(statistics.median(rates), 1),
+            "docs_per_s_all": [round(x, 1) for x in rates],
+            "ratio_vs_baseline": round(statistics.median(rates) / base, 2),
+            "engine_cpu_ms_per_doc": round(engine_ms, 3),
+            "client_cpu_ms_per_doc": round(client_ms, 3),
+            "cpu_bound_docs_per_s": round(cores * 1000 / (engine_ms + client_ms), 1),
+            "knn_recall_at_10_vs_brute_force": None if recall is None else round(recall, 4),
+        }
+
+    return {"docs": len(items), "repeats": repeats, "cores": cores,
+            **{name: row(name, values) for name, values in runs.items()}}  # fmt: skip
 
 
 def main() -> None:
@@ -255,11 +286,16 @@ def main() -> None:
         print(
             f"bulk {bulk['docs']} docs with precomputed vectors x{bulk_repeats} (docs/s, median):"
         )
+        print(f"  {'':44s} {'docs/s':>8s}  ratio  engine/client CPU ms/doc  "
+              f"CPU-bound docs/s on {bulk['cores']} cores  knn recall@10")  # fmt: skip
         for name, r in bulk.items():
             if isinstance(r, dict):
+                recall = r["knn_recall_at_10_vs_brute_force"]
                 print(
                     f"  {name:44s} {r['docs_per_s_median']:8.1f}  x{r['ratio_vs_baseline']:.2f}  "
-                    f"knn recall@10 {r['knn_recall_at_10_vs_brute_force']:.3f}"
+                    f"{r['engine_cpu_ms_per_doc']:.3f} / {r['client_cpu_ms_per_doc']:.3f}  "
+                    f"{r['cpu_bound_docs_per_s']:8.1f}  "
+                    + ("-" if recall is None else f"{recall:.3f}")
                 )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
