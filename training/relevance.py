@@ -123,6 +123,8 @@ def train_relevance(
             "train_windows": len(tr.groups),
             "valid_windows": len(va.groups),
             "valid_ndcg10_lightgbm": round(max(curve, default=0.0), 5),
+            # the grades training saw (0 = unjudged): clicks, carts and purchases from a replay
+            "label_counts": {str(g): int(c) for g, c in enumerate(np.bincount(tr.labels)) if c},
             "gain_importance": importance,
             "config": config.__dict__,
         },

@@ -439,12 +439,18 @@ def train_relevance_command(
     train_limit: Annotated[int, typer.Option(help="training windows per retrieval (0 = all)")] = 0,
     valid_limit: Annotated[int, typer.Option(help="validation windows per retrieval (0 = all)")]
     = 0,
+    catalog: CatalogFile = None,
+    events: EventsFile = None,
+    cut: Cut = "0.8",
+    queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Learn relevance from graded judgments (LightGBM lambdarank over request-time features),
-    stopped on the validation split; the test split is never read."""
+    stopped on the validation split; the test split is never read. With --catalog and
+    --events: from a shop's own logs, graded by what each user did later among a search's
+    results (purchase 3 > cart 2 > click 1, as `divrank eval` replays them)."""
     from evaluation.runner import sample
     from reranker.relevance_io import save_relevance_model
     from training.relevance import RelevanceConfig, train_relevance
@@ -452,10 +458,14 @@ def train_relevance_command(
     names = [r.strip() for r in retrievals.split(",") if r.strip()]
     if not names:
         _fail("--retrievals names no candidate set")
+    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    if loader is not None:
+        dataset = f"replay-{loader.short_name}"
     try:
         train_eps, valid_eps, table = [], [], None
         for retrieval in names:
-            ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet)
+            ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet,
+                           loader=loader)  # fmt: skip
             table = ctx["table"]
             train_eps += sample(ctx["episodes"], "train", train_limit or None, seed)
             valid_eps += sample(ctx["episodes"], "valid", valid_limit or None, seed)

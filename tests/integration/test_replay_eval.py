@@ -157,3 +157,40 @@ def test_the_replay_pipeline_row_personalises_through_the_plugin(
     for knob in (0.0, 0.5):
         ours, through = by[("fusion", knob)], by[("pipeline", knob)]
         assert through["ndcg@10"] == pytest.approx(ours["ndcg@10"], rel=0.1, abs=0.03)
+
+
+def test_relevance_learns_from_the_shops_events_and_serves(
+    engine: str, shop: tuple[Path, Path], tmp_path: Path, sidecars: Callable[..., Any]
+) -> None:
+    """`divrank train-relevance --catalog --events`: the same trainer as on graded judgments,
+    fed the replay's grades (purchases and clicks here); the sidecar then serves the model."""
+    import httpx
+
+    from reranker.relevance_io import load_relevance_model
+
+    catalog, events = shop
+    out = tmp_path / "shop-relevance.json"
+    env = {**os.environ, "DIVRANK_OPENSEARCH_URL": engine, "HF_HUB_OFFLINE": "1",
+           "DIVRANK_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    cmd = [sys.executable, "-m", "cli.main", "train-relevance", "--catalog", str(catalog),
+           "--events", str(events), "--cut", "0.7", "--retrievals", "bm25", "--rounds", "40",
+           "--out", str(out), "--quiet"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = load_relevance_model(out)  # JSON only: no pickle anywhere
+    meta = model.metadata
+    assert meta["dataset"].startswith("replay-") and meta["retrievals"] == ["bm25"]
+    assert meta["train_windows"] > 0 and meta["valid_windows"] > 0
+    assert meta["label_counts"].get("3", 0) > 0, meta["label_counts"]  # purchases reached it
+    assert meta["label_counts"].get("1", 0) > 0, meta["label_counts"]  # and clicks
+
+    side = sidecars(env={"DIVRANK_RELEVANCE_MODEL": str(out)})
+    candidates = [{"id": f"milk-{k}", "score": 10.0 - k, "title": f"acme milk pack {k}",
+                   "category": "grocery/milk", "brand": "acme"} for k in range(6)]  # fmt: skip
+    body = {"query": "milk", "candidates": candidates, "k": 6,
+            "knobs": {"diversity": 0.0, "explain": True}}  # fmt: skip
+    answer = httpx.post(f"{side.url}/v1/rerank", json=body, timeout=10).json()
+    assert answer["model_version"] and all(
+        "learned_relevance" in e["terms"] for e in answer["explanations"]
+    ), answer
