@@ -12,6 +12,7 @@ from cli.commands.demo import app as demo_app
 from cli.commands.engine import app as engine_app
 from cli.commands.evaluate import (
     eval_command,
+    fit_knob_command,
     train_command,
     train_relevance_command,
     tune_command,
@@ -36,6 +37,7 @@ app.command("eval")(eval_command)
 app.command("train")(train_command)
 app.command("train-relevance")(train_relevance_command)
 app.command("tune")(tune_command)
+app.command("fit-knob")(fit_knob_command)
 
 if __name__ == "__main__":
     app()

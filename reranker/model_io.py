@@ -120,6 +120,8 @@ def weights_to_dict(
         meta["metadata"] = metadata
     meta["values"] = [float(v) for v in weights.values]
     meta["diversity_slope"] = [float(v) for v in weights.diversity_slope]
+    if weights.knob_curve:
+        meta["knob_curve"] = [[a, b] for a, b in weights.knob_curve]
     return meta
 
 
@@ -149,7 +151,18 @@ def _weights(meta: dict[str, Any], tensors: dict[str, Any], source: str) -> Fusi
                 f"{source}: tensor {key!r} has {arr.shape[0]} entries for {len(names)} names"
             )
         arrays.append(arr)
-    weights = FusionWeights(names, arrays[0], arrays[1], str(meta.get("version", "unversioned")))
+    curve = meta.get("knob_curve", [])
+    if not isinstance(curve, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p)
+        for p in curve
+    ):
+        raise ValueError(f"{source}: 'knob_curve' must be a list of [asked, applied] pairs")
+    try:
+        weights = FusionWeights(names, arrays[0], arrays[1],
+                                str(meta.get("version", "unversioned")),
+                                knob_curve=tuple((p[0], p[1]) for p in curve))  # fmt: skip
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
     for note in weights.notes:
         log.warning("fusion weights %s: %s", source, note)
     return weights

@@ -18,6 +18,7 @@ At ``diversity = 0`` with no user, personalized, mmr, dpp and fusion return the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -134,5 +135,8 @@ def rerank(
         raise ValueError(
             f"knobs.strategy {knobs.strategy!r} is unknown; valid: {', '.join(STRATEGY_REGISTRY)}"
         )
+    chosen = weights if weights is not None else DEFAULT_WEIGHTS
+    if chosen.knob_curve:
+        knobs = replace(knobs, diversity=chosen.applied_diversity(knobs.diversity))
     request = prepare(candidates, k, knobs, user)
-    return strategy(request, weights if weights is not None else DEFAULT_WEIGHTS)
+    return strategy(request, chosen)

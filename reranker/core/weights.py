@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -33,9 +34,13 @@ class FusionWeights:
     diversity_slope: FloatArray  # (len(names),) added per unit of diversity
     version: str = "unversioned"
     notes: tuple[str, ...] = field(default=(), compare=False)
+    # (knob asked for, knob applied) points, fitted on validation so that every step of the
+    # asked knob costs the same NDCG; () = the knob as given. See ``applied_diversity``.
+    knob_curve: tuple[tuple[float, float], ...] = ()
     _canonical: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "knob_curve", _checked_curve(self.knob_curve))
         names = tuple(self.names)
         values = np.asarray(self.values, dtype=np.float32).reshape(-1)
         slope = np.asarray(self.diversity_slope, dtype=np.float32).reshape(-1)
@@ -87,7 +92,16 @@ class FusionWeights:
     def without(self, names: tuple[str, ...], version: str) -> FusionWeights:
         """These weights with ``names`` weighing 0 (an ablation row of the evaluation)."""
         keep = np.array([n not in names for n in self.names], dtype=np.float32)
-        return FusionWeights(self.names, self.values * keep, self.diversity_slope * keep, version)
+        return FusionWeights(self.names, self.values * keep, self.diversity_slope * keep, version,
+                             knob_curve=self.knob_curve)  # fmt: skip
+
+    def applied_diversity(self, asked: float) -> float:
+        """The knob the ranking runs at for the knob a request asked for (piecewise linear
+        through ``knob_curve``; the identity without one)."""
+        if not self.knob_curve:
+            return float(asked)
+        xs, ys = zip(*self.knob_curve, strict=True)
+        return float(np.interp(float(asked), xs, ys))
 
     def effective(self, diversity: float) -> FloatArray:
         """Weights at knob ``diversity``, in ``FEATURE_NAMES`` order (a fresh array)."""
@@ -100,6 +114,22 @@ class FusionWeights:
         out = self.effective(diversity)
         out[len(STATIC_FEATURES) :] = 0.0
         return out
+
+
+def _checked_curve(points: object) -> tuple[tuple[float, float], ...]:
+    """A knob curve: from (0, 0) to (1, y), asked knobs rising, applied knobs in [0, 1] never
+    falling (more diversity asked never gives less)."""
+    curve = tuple((float(a), float(b)) for a, b in points)  # type: ignore[attr-defined]
+    if not curve:
+        return ()
+    asked = [a for a, _ in curve]
+    applied = [b for _, b in curve]
+    if asked[0] != 0.0 or asked[-1] != 1.0 or any(b <= a for a, b in pairwise(asked)):
+        raise ValueError(f"knob_curve must rise from asked knob 0 to 1, got {asked}")
+    falls = any(b < a for a, b in pairwise(applied))
+    if applied[0] != 0.0 or falls or any(not 0.0 <= b <= 1.0 for b in applied):
+        raise ValueError(f"knob_curve's applied knobs must start at 0, never fall: {applied}")
+    return curve
 
 
 # At d = 0 only relevance and personalisation count (every per-step feature weighs 0 there),
