@@ -6,6 +6,7 @@ target check is not tuned on the test split.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -205,7 +206,25 @@ def relevance_section(
                and _gain(m["ild@10"], e["ild@10"]) >= LEARNED_ILD
                and _gain(m["brand_cov@10"], e["brand_cov@10"]) >= LEARNED_BRAND)  # fmt: skip
         lines.append(row(fusion, chosen, "yes" if met else "no"))
+    steps = knob_steps([q for q in test if q.strategy == fusion])
+    if steps:
+        lines += ["", f"Knob steps of {fusion} on test (NDCG@10 lost per 0.05 of the knob, as a "
+                  f"share of its NDCG@10 at knob 0, over the 0.05-spaced part of the grid): "
+                  f"smallest {min(steps):.2%}, median {float(np.median(steps)):.2%}, "
+                  f"largest {max(steps):.2%}."]  # fmt: skip
     return lines
+
+
+def knob_steps(points: Sequence[SweepPoint], spacing: float = 0.05) -> list[float]:
+    """NDCG@10 lost over each ``spacing`` step of the knob, relative to knob 0's NDCG@10
+    (steps of other widths on the grid are left out)."""
+    ordered = sorted(points, key=lambda p: p.diversity)
+    if len(ordered) < 2 or ordered[0].diversity != 0.0 or ordered[0].metrics["ndcg@10"] <= 0:
+        return []
+    base = ordered[0].metrics["ndcg@10"]
+    return [(a.metrics["ndcg@10"] - b.metrics["ndcg@10"]) / base
+            for a, b in itertools.pairwise(ordered)
+            if abs(b.diversity - a.diversity - spacing) < 1e-6]  # fmt: skip
 
 
 def upper_frontier(points: Sequence[SweepPoint], x: str) -> list[tuple[float, float]]:

@@ -137,3 +137,12 @@ def test_learned_operating_point_keeps_105_percent_of_engine_then_most_diversity
     score, knob = learned_operating_point(ours, engine) or (0.0, -1.0)
     assert knob == 0.3 and score == pytest.approx(min(0.30 / 0.25, 0.40 / 0.35))
     assert learned_operating_point(ours[2:], engine) is None
+
+
+def test_knob_steps_are_shares_of_the_knob_zero_ndcg() -> None:
+    from evaluation.report import knob_steps
+
+    points = [SweepPoint("f", d, {"ndcg@10": n}, 1.0, 1.0, 10)
+              for d, n in ((0.0, 0.5), (0.05, 0.49), (0.1, 0.47), (0.2, 0.40), (0.25, 0.35))]
+    assert knob_steps(points) == pytest.approx([0.02, 0.04, 0.10])  # 0.1 → 0.2 is no 0.05 step
+    assert knob_steps(points[1:]) == []  # no knob 0 to measure against
