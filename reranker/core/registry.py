@@ -136,7 +136,7 @@ def rerank(
             f"knobs.strategy {knobs.strategy!r} is unknown; valid: {', '.join(STRATEGY_REGISTRY)}"
         )
     chosen = weights if weights is not None else DEFAULT_WEIGHTS
-    if chosen.knob_curve:
+    if chosen.knob_curve and knobs.strategy == "fusion":  # fitted on the fusion's NDCG only
         knobs = replace(knobs, diversity=chosen.applied_diversity(knobs.diversity))
     request = prepare(candidates, k, knobs, user)
     return strategy(request, chosen)

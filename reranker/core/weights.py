@@ -35,7 +35,8 @@ class FusionWeights:
     version: str = "unversioned"
     notes: tuple[str, ...] = field(default=(), compare=False)
     # (knob asked for, knob applied) points, fitted on validation so that every step of the
-    # asked knob costs the same NDCG; () = the knob as given. See ``applied_diversity``.
+    # asked knob costs the fusion the same NDCG; () = the knob as given. Applied by ``rerank``
+    # to the fusion strategy only. See ``applied_diversity``.
     knob_curve: tuple[tuple[float, float], ...] = ()
     _canonical: FloatArray = field(init=False, repr=False, compare=False)
 

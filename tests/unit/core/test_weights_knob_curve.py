@@ -37,6 +37,10 @@ def test_rerank_runs_at_the_applied_knob() -> None:
         direct = rerank(c, 10, Knobs(diversity=_curved().applied_diversity(asked)), None,
                         DEFAULT_WEIGHTS)  # fmt: skip
         assert list(curved.order) == list(direct.order)
+    for strategy in ("mmr", "dpp"):  # the curve was fitted on the fusion: others keep the knob
+        knobs = Knobs(diversity=0.5, strategy=strategy)
+        assert list(rerank(c, 10, knobs, None, _curved()).order) == list(
+            rerank(c, 10, knobs, None, DEFAULT_WEIGHTS).order)
     plain = rerank(c, 10, Knobs(diversity=1.0), None, DEFAULT_WEIGHTS)
     assert list(rerank(c, 10, Knobs(diversity=1.0), None, _curved()).order) != list(plain.order)
 
