@@ -12,7 +12,8 @@ One dict per returned item (JSON-ready: str, int, float, list, dict, None only):
   relaxation order of ``caps.RELAXATION_ORDER``;
 - ``held_back``: the higher-scoring candidate a cap or near-duplicate rule kept off this
   slot (``id``, ``engine_rank``, ``score``, ``reasons``), or None;
-- ``limits``: the caps and near-duplicate threshold in force for the request.
+- ``limits``: the caps, the brand floor and the near-duplicate threshold in force for the
+  request.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def _limits(request: Request) -> dict[str, Any]:
     return {
         "max_per_brand": request.brand_cap,
         "max_per_category": request.category_cap,
+        "min_brands": request.brand_floor or None,
         "duplicate_threshold": None if thr is None else round(float(thr), 6),
     }
 

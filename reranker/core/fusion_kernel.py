@@ -28,7 +28,7 @@ import numpy.typing as npt
 from numba import njit
 
 from reranker.core.calibration import Float64Array, calibration_add
-from reranker.core.caps import TIER_DUPLICATE, label_pick
+from reranker.core.caps import TIER_DUPLICATE, floor_pick, label_pick
 from reranker.core.cholesky import cholesky_add
 from reranker.core.similarity import dot32, label_row
 from reranker.core.types import FloatArray, IntArray
@@ -115,6 +115,7 @@ class KernelState(NamedTuple):
     table: FloatArray  # label lookups, see the offsets in ``PARAMS_DTYPE``
     slots: IndexArray  # (5, n) each candidate's entry in ``table`` per label column
     counts: Int64Array  # items on the page per label slot (``caps.label_pick``)
+    floor: Int64Array  # the brand floor's state (``caps.floor_pick``)
     cal_vec: Float64Array  # ``calibration.CalibrationState`` arrays
     cal_scalars: Float64Array
     d2: FloatArray  # DPP residuals (``cholesky.py``)
@@ -176,6 +177,7 @@ def advance(j: int, state: KernelState) -> None:
     label_pick(
         j, slots, state.counts, p.brand_cap, p.category_cap, brand_free, category_free, penalty
     )
+    floor_pick(j, slots, state.counts, brand_free, state.floor, penalty)
     # pressure (count / cap, in the table's first part) and novelty per label
     novelty = p.novelty
     o1 = p.o1

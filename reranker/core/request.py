@@ -23,7 +23,7 @@ from reranker.core.normalize import normalize_learned, normalize_scores
 from reranker.core.similarity import EmbeddingRows, LabelRows, SimilarityRows
 from reranker.core.types import Candidates, FloatArray, IntArray, Knobs, UserProfile
 
-__all__ = ["Request", "prepare", "validate_knobs"]
+__all__ = ["Request", "engine_brands", "prepare", "validate_knobs"]
 
 
 def validate_knobs(knobs: Knobs) -> None:
@@ -120,6 +120,7 @@ class Request:
     brand_cap: int | None
     category_cap: int | None
     duplicate_threshold: float | None  # effective (ramped by diversity); None = off
+    brand_floor: int = 0  # brands page 1 must show (``caps.floor_pick``); 0 = none
     _rows: SimilarityRows | None = field(default=None, repr=False)
 
     @property
@@ -156,8 +157,23 @@ class Request:
             exempt_brands=self.exempt_brands,
             exempt_categories=self.exempt_categories,
             duplicate_threshold=dup,
+            brand_floor=self.brand_floor,
+            floor_span=self.page_size,
             slots=slots,
         )
+
+
+def engine_brands(candidates: Candidates, page: int, exempt: frozenset[int]) -> int:
+    """Distinct known brands on the engine's own first ``page`` hits (by engine score).
+
+    The brand floor's target: a page that knows the shopper should not show fewer brands
+    than the one that does not. 0 when the query names a brand (the shopper asked for it).
+    """
+    if candidates.brands is None or exempt:
+        return 0
+    top = np.argsort(-candidates.scores, kind="stable")[:page]
+    codes = candidates.brands[top]
+    return len(np.unique(codes[codes >= 0]))
 
 
 def prepare(
@@ -170,6 +186,7 @@ def prepare(
     page = min(int(k), n)
     unit = page if knobs.page_size is None else min(int(knobs.page_size), page)
     d = float(knobs.diversity)
+    exempt_brands = _codes_for(knobs.query_brands, candidates.brand_names)
     return Request(
         candidates=candidates,
         k=page,
@@ -179,7 +196,7 @@ def prepare(
         relevance=normalize_scores(candidates.scores)
         if candidates.relevance is None
         else normalize_learned(candidates.relevance),
-        exempt_brands=_codes_for(knobs.query_brands, candidates.brand_names),
+        exempt_brands=exempt_brands,
         exempt_categories=_codes_for(knobs.query_categories, candidates.category_names),
         brand_cap=knob.brand_cap(d, unit, knobs.max_per_brand)
         if candidates.brands is not None
@@ -188,4 +205,5 @@ def prepare(
         if candidates.categories is not None
         else None,
         duplicate_threshold=knob.duplicate_threshold(d, knobs.duplicate_threshold),
+        brand_floor=0 if user is None else engine_brands(candidates, unit, exempt_brands),
     )

@@ -154,6 +154,7 @@ class SelectionState:
             table=table,
             slots=slots,
             counts=cons.counts,
+            floor=cons.floor,
             cal_vec=calibration.vec if calibration is not None else _NO_CAL_VEC,
             cal_scalars=calibration.scalars if calibration is not None else _NO_CAL_SCALARS,
             d2=np.ones(n, dtype=np.float32) if dpp else _NO_FLOATS,

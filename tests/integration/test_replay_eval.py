@@ -30,12 +30,13 @@ BRANDS = ("acme", "bolt", "crisp", "dune", "echo", "fern")
 DAY = 86400
 
 
-def _shop(folder: Path) -> tuple[Path, Path]:
+def _shop(folder: Path, loyal: bool = False) -> tuple[Path, Path]:
+    """``loyal``: half of every shelf is acme's, and households buy acme on other shelves too."""
     rng = np.random.default_rng(7)
     items = []
     for c, leaf in enumerate(LEAVES):
         for k in range(12):
-            brand = BRANDS[(c + k) % len(BRANDS)]
+            brand = "acme" if loyal and k % 2 == 0 else BRANDS[(c + k) % len(BRANDS)]
             items.append({"id": f"{leaf}-{k}", "title": f"{brand} {leaf} pack {k}",
                           "category": f"grocery/{leaf}", "brand": brand})  # fmt: skip
     catalog = folder / "catalog.jsonl"
@@ -48,6 +49,8 @@ def _shop(folder: Path) -> tuple[Path, Path]:
                 lines.append({"user_id": f"h{u}", "item_id": item, "type": "purchase",
                               "ts": (week * 7 + int(rng.integers(3))) * DAY})  # fmt: skip
             other = items[int(rng.integers(len(items)))]["id"]
+            if loyal:  # an acme item from any shelf
+                other = f"{LEAVES[int(rng.integers(8))]}-{2 * int(rng.integers(6))}"
             lines.append({"user_id": f"h{u}", "item_id": other, "type": "click",
                           "ts": (week * 7 + 4) * DAY})  # fmt: skip
     events = folder / "events.jsonl"
@@ -89,6 +92,37 @@ def test_replay_reports_buy_again_and_item_memory(
     assert ndcg["buy-again"] > ndcg["engine"]
     assert ndcg["personalized"] > ndcg["interests-only"]
     assert ndcg["personalized"] >= 0.9 * ndcg["buy-again"]
+    # the brand floor: knowing the household never narrows the page below engine order's brands
+    brands = {p["strategy"]: p["metrics"]["brand_cov@10"] for p in runs if p["diversity"] == 0.0}
+    assert brands["personalized"] >= brands["engine"]
+    assert brands["fusion"] >= brands["engine"]
+
+
+def test_brand_loyal_households_keep_the_engine_pages_brands(
+    engine: str, tmp_path: Path
+) -> None:
+    """Affinity for one brand that fills half of every shelf must not take over the page."""
+    catalog, events = _shop(tmp_path, loyal=True)
+    env = {**os.environ, "DIVRANK_OPENSEARCH_URL": engine, "HF_HUB_OFFLINE": "1",
+           "DIVRANK_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    cmd = [sys.executable, "-m", "cli.main", "eval", "--catalog", str(catalog),
+           "--events", str(events), "--cut", "0.7", "--retrieval", "bm25", "--knobs", "0",
+           "--valid-limit", "0", "--test-limit", "0", "--no-pyversity",
+           "--reports", str(tmp_path / "reports"), "--report-name", "loyal", "--quiet"]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                              timeout=900, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs = json.loads((tmp_path / "reports" / "runs" / "loyal-test.json").read_text())
+        brands = {p["strategy"]: p["metrics"]["brand_cov@10"] for p in runs}
+        assert brands["engine"] > 2.0
+        for strategy in ("personalized", "fusion", "interests-only"):
+            assert brands[strategy] >= brands["engine"], (strategy, brands)
+    finally:
+        alias = f"{ReplayLoader(catalog, events, parse_cut('0.7')).name}-eval"
+        client = connect(get_settings(), url=engine)
+        for version in list_versions(client, alias):
+            client.indices.delete(index=version.name, ignore_unavailable=True)
 
 
 def test_replay_options_are_checked(tmp_path: Path) -> None:
