@@ -35,6 +35,10 @@ def profile_from_history(
     brands = Counter(table.brand_names[int(b)] for b in table.brand[rows] if b >= 0)
     ids = [str(table.ids[r]) for r in rows]
     item_weights = None if weights is None else [float(w) for w in weights]
-    profile = history_profile(table.embeddings[rows], categories, brands,
-                              item_ids=ids, item_weights=item_weights)  # fmt: skip
+    names = table.category_names
+    item_categories = [names[c] if c >= 0 else None for c in table.category[rows]]
+    profile = history_profile(
+        table.embeddings[rows], categories, brands,
+        item_ids=ids, item_weights=item_weights, item_categories=item_categories,
+    )  # fmt: skip
     return profile if profile is not None and profile.interests.shape[0] else None

@@ -144,6 +144,7 @@ def profile_index_body(dim: int, meta: dict[str, Any], replicas: int = 0) -> dic
                 "item_weights": stored,
                 "repeats": {"type": "integer"},
                 "repeat_chances": {"type": "integer"},
+                "category_repeats": stored,
                 "recent_item_ids": {"type": "keyword"},
                 "updated_at": {"type": "date"},
             },

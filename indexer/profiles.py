@@ -10,11 +10,13 @@ the same log gives the same profiles). The number of interests grows with the hi
 
 Pure numpy/scikit-learn: no engine, no files. The output is exactly the document the sidecar
 reads (see docs/api.md): ``user_id, interests, interest_weights, centroid, category_hist,
-brand_hist, item_weights, repeats, repeat_chances, recent_item_ids, updated_at``.
+brand_hist, item_weights, repeats, repeat_chances, category_repeats, recent_item_ids,
+updated_at``.
 ``item_weights`` are the summed event weights of the user's ``max_items`` strongest items and
 ``repeats`` / ``repeat_chances`` count events that returned to an item already seen (out of
-all events but the first): raw counts, which the ranking core turns into item affinities and
-a repeat rate (``reranker.core.profile``) the same way for stored profiles and evaluation.
+all events but the first), ``category_repeats`` the same per category (``{category:
+[repeats, chances]}``): raw counts, which the ranking core turns into item affinities and
+repeat rates (``reranker.core.profile``) the same way for stored profiles and evaluation.
 """
 
 from __future__ import annotations
@@ -141,6 +143,16 @@ def build_profile(
         if info.brand:
             brands[info.brand] += w
     recent = sorted(last_seen, key=lambda i: last_seen[i], reverse=True)[: config.recent]
+    events_in: dict[str, int] = defaultdict(int)
+    items_in: dict[str, set[str]] = defaultdict(set)
+    for event in history:
+        info = items.get(event.item_id)
+        if info is not None and info.category:
+            events_in[info.category] += 1
+            items_in[info.category].add(event.item_id)
+    category_repeats = {
+        c: [n - len(items_in[c]), n - 1] for c, n in sorted(events_in.items()) if n > 1
+    }
     stamp = (updated_at or datetime.now(UTC)).isoformat()
     return {
         "user_id": user_id,
@@ -157,6 +169,7 @@ def build_profile(
         },
         "repeats": len(history) - len(item_weight),
         "repeat_chances": max(len(history) - 1, 0),
+        "category_repeats": category_repeats,
         "recent_item_ids": recent,
         "updated_at": stamp,
     }

@@ -542,8 +542,8 @@ def tune_command(
     epochs: Annotated[int, typer.Option(min=1)] = 4,
     ild_floor: Annotated[float, typer.Option(help="ILD@10 gain floor")] = 0.30,
     cov_floor: Annotated[float, typer.Option(help="coverage@10 gain floor")] = 0.40,
-    train_limit: Annotated[int, typer.Option()] = 600,
-    valid_limit: Annotated[int, typer.Option()] = 200,
+    train_limit: Annotated[int, typer.Option(help="training lists, --mode train (0 = all)")] = 600,
+    valid_limit: Annotated[int, typer.Option(help="validation lists (0 = all)")] = 200,
     out: Annotated[Path | None, typer.Option(help="best weights (*.safetensors or *.json)")] = None,
     mode: Annotated[str, typer.Option(help="direct (weights) or train (loss params)")] = "direct",
     init: Annotated[Path | None, typer.Option(help="base weights (direct mode)")] = None,
@@ -554,6 +554,10 @@ def tune_command(
     relevance_model: Annotated[Path | None, typer.Option(
         help="--objective learned: the relevance model whose scores the fusion ranks by; the "
         "tuned weights are also written into this file (its `fusion_weights`)")] = None,
+    catalog: CatalogFile = None,
+    events: EventsFile = None,
+    cut: Cut = "0.8",
+    queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -561,15 +565,20 @@ def tune_command(
     """optuna on the validation split: the fusion's diversity weights against the baselines'
     frontier (``--mode direct``), or the trainer's λ, μ, term weights and knob coupling
     (``--mode train``). Direct mode takes several retrievals, comma-separated
-    (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean."""
+    (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean.
+    With --catalog and --events: on a replayed log's users (see `divrank eval`), starting
+    from the weights given with --init (the frontier is then the shop's own)."""
     if mode not in ("direct", "train"):
         _fail(f"--mode must be direct or train, got {mode!r}")
     if objective not in ("frontier", "targets", "learned"):
         _fail(f"--objective must be frontier, targets or learned, got {objective!r}")
+    loader = _replay_loader(catalog, events, cut, queries_per_user)
     try:
         sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
         if len(sources) > 1 and mode != "direct":
             _fail("several --retrieval values (comma-separated) need --mode direct")
+        if loader is not None:
+            dataset = f"replay-{loader.short_name}"
         from evaluation.profiles import profile_from_history
         from evaluation.runner import sample
         from evaluation.sweep import build_contexts
@@ -582,9 +591,10 @@ def tune_command(
             relevance = _load_relevance(relevance_model, dataset)
         sets = []
         for source in sources:
-            ctx = _context(dataset, source, data_dir, no_engine, False, seed, quiet)
+            ctx = _context(dataset, source, data_dir, no_engine, False, seed, quiet,
+                           loader=loader)  # fmt: skip
             valid_ctx, valid_metrics = build_contexts(
-                sample(ctx["episodes"], "valid", valid_limit, seed), ctx["table"],
+                sample(ctx["episodes"], "valid", valid_limit or None, seed), ctx["table"],
                 profile_from_history, relevance)  # fmt: skip
             sets.append((valid_ctx, valid_metrics, ctx["table"]))
         eps = ctx["episodes"]
@@ -595,7 +605,8 @@ def tune_command(
                                   objective=objective,
                                   **({"base": base} if base is not None else {}))  # fmt: skip
         else:
-            train_ctx, _ = build_contexts(sample(eps, "train", train_limit, seed), ctx["table"],
+            train_ctx, _ = build_contexts(sample(eps, "train", train_limit or None, seed),
+                                          ctx["table"],
                                           profile_from_history)  # fmt: skip
             result = tune(train_ctx, valid_ctx, valid_metrics, ctx["table"], eps.shallow,
                           trials=trials, seed=seed, epochs=epochs, ild_floor=ild_floor,

@@ -14,10 +14,12 @@ Static, per candidate (``STATIC_FEATURES``):
 - ``centroid_excess``: ``max(0, centroid_sim - mean over the window)``: closeness to the
   user's past beyond the typical hit, the over-personalisation signal (weight < 0).
 - ``repeat_affinity``: the user's ``item_affinity`` of this very item times their
-  ``repeat_rate``: high for the staple a repeat buyer buys every week, 0 for a user who
-  never comes back to an item (``profile.py``).
-- ``seen_by_explorer``: ``1 - repeat_rate`` for an item the user already had, else 0: what an
-  explorer has seen is not news (weight < 0). Together the two learn "repeat or explore".
+  repeat rate in its category (``category_repeat_rate``, else ``repeat_rate``): high for the
+  staple a repeat buyer buys every week, 0 for a user who never comes back to an item
+  (``profile.py``).
+- ``seen_by_explorer``: ``1 - `` that rate for an item the user already had, else 0: what an
+  explorer has seen is not news (weight < 0). Together the two learn "repeat or explore",
+  per shopper and per category.
 - ``popularity``: the item prior, ``log1p(popularity / median positive popularity of the
   window)`` divided by its window maximum, in [0, 1]; 0 without one. What most shoppers take
   is what a new shopper is likely to take: the strongest single predictor in replayed logs.
@@ -66,6 +68,7 @@ __all__ = [
     "STEP_FEATURES",
     "item_memory",
     "prior_feature",
+    "repeat_rates",
     "static_features",
 ]
 
@@ -132,7 +135,17 @@ def static_features(request: Request, out: FloatArray | None = None) -> FloatArr
     label_affinity(c.categories, c.category_names, user.category_affinity, n, out=out[:, 2])
     label_affinity(c.brands, c.brand_names, user.brand_affinity, n, out=out[:, 3])
     if user.item_affinity:
-        item_memory(c.ids, user.item_affinity, user.repeat_rate, out[:, 6], out[:, 7])
+        rates = repeat_rates(request, user.repeat_rate, user.category_repeat_rate)
+        item_memory(c.ids, user.item_affinity, rates, out[:, 6], out[:, 7])
+    return out
+
+
+def repeat_rates(request: Request, rate: float, per_category: dict[str, float]) -> FloatArray:
+    """Each candidate's repeat rate: its category's, else the shopper's own."""
+    c = request.candidates
+    offsets = {name: r - rate for name, r in per_category.items()}
+    out = label_affinity(c.categories, c.category_names, offsets, request.n)
+    out += np.float32(rate)
     return out
 
 
@@ -150,15 +163,15 @@ def prior_feature(popularity: FloatArray, out: FloatArray) -> None:
 def item_memory(
     ids: list[str],
     affinity: dict[str, float],
-    repeat_rate: float,
+    rates: FloatArray,
     repeat_out: FloatArray,
     seen_out: FloatArray,
 ) -> None:
-    """``repeat_affinity`` and ``seen_by_explorer`` of each candidate, written in place."""
-    explore = np.float32(1.0 - repeat_rate)
-    rate = np.float32(repeat_rate)
+    """``repeat_affinity`` and ``seen_by_explorer`` of each candidate, written in place
+    (``rates``: each candidate's repeat rate, ``repeat_rates``)."""
     for i, item in enumerate(ids):
         a = affinity.get(item)
         if a is not None:
+            rate = rates[i]
             repeat_out[i] = np.float32(a) * rate
-            seen_out[i] = explore
+            seen_out[i] = np.float32(1.0) - rate

@@ -9,7 +9,9 @@ Item-level memory is kept too, because the best single predictor of what a shopp
 is often what they bought before (groceries, consumables): ``item_affinity`` saturates with
 the decayed weight of an item's events, and ``repeat_rate`` says how often this shopper comes
 back for an item at all, so the fusion can bring back the usual coffee for one household and
-stay out of the way of a film lover who never watches a film twice.
+stay out of the way of a film lover who never watches a film twice. The same household may
+rebuy its milk and try a new cheese every week, so the rate is also kept per category
+(``category_repeat_rate``), shrunk toward the shopper's own rate where a category says little.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "MAX_INTERESTS",
     "REPEAT_PRIOR",
     "affinity_of",
+    "category_repeat_counts",
+    "category_repeat_rates",
     "history_profile",
     "item_affinity",
     "repeat_rate",
@@ -84,6 +88,41 @@ def shrunk_repeat_rate(repeats: int, chances: int) -> float:
     return (min(repeats, chances) + mean * strength) / (max(chances, 0) + strength)
 
 
+def category_repeat_counts(
+    item_ids: Sequence[str], categories: Sequence[str | None]
+) -> dict[str, tuple[int, int]]:
+    """Per category (repeats, chances): its events after the first that return to an item
+    seen before. ``categories``: one per event (None = unknown, not counted)."""
+    if len(categories) != len(item_ids):
+        raise ValueError(f"{len(categories)} categories for {len(item_ids)} history items")
+    seen: set[str] = set()
+    counts: dict[str, list[int]] = {}
+    for item, category in zip(item_ids, categories, strict=True):
+        if category is not None:
+            tally = counts.get(category)
+            if tally is None:
+                counts[category] = [0, 0]
+            else:
+                tally[0] += item in seen
+                tally[1] += 1
+        seen.add(item)
+    return {c: (r, n) for c, (r, n) in counts.items()}
+
+
+def category_repeat_rates(
+    counts: Mapping[str, tuple[int, int]], user_rate: float
+) -> dict[str, float]:
+    """Per category repeat rate, shrunk toward ``user_rate`` with the prior's strength: a
+    category seen twice moves little from the shopper's own habit, a weekly one takes its own.
+    Only categories with at least one chance are kept (the rest read the user's rate)."""
+    strength = REPEAT_PRIOR[1]
+    return {
+        c: (min(r, n) + user_rate * strength) / (n + strength)
+        for c, (r, n) in counts.items()
+        if n > 0
+    }
+
+
 def _unit_rows(matrix: FloatArray) -> FloatArray:
     """Rows scaled to length 1; an all-zero row stays zero."""
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
@@ -103,6 +142,7 @@ def history_profile(
     max_interests: int = MAX_INTERESTS,
     item_ids: Sequence[str] = (),
     item_weights: Sequence[float] | None = None,
+    item_categories: Sequence[str | None] | None = None,
 ) -> UserProfile | None:
     """The profile of a history; None when it has neither a usable vector nor a label.
 
@@ -110,7 +150,8 @@ def history_profile(
     ignored). ``*_weights``: how much of the history each label accounts for (counts, or
     fractions for items with several labels), turned into shares that sum to 1.
     ``item_ids``: the history's events as item ids, oldest first (an item once per event),
-    with ``item_weights`` one per event (see ``item_affinity``): the item-level memory.
+    with ``item_weights`` one per event (see ``item_affinity``): the item-level memory;
+    ``item_categories``: one per event, for the per-category repeat rates.
     """
     unit = _unit_rows(np.asarray(vectors, dtype=np.float32))
     unit = unit[np.linalg.norm(unit, axis=1) > 0]
@@ -120,6 +161,12 @@ def history_profile(
     if not m and not categories and not brands and not item_ids:
         return None
     interests = np.ascontiguousarray(unit[-max_interests:])
+    rate = repeat_rate(item_ids) if len(item_ids) else 0.0
+    per_category = (
+        category_repeat_rates(category_repeat_counts(item_ids, item_categories), rate)
+        if item_categories is not None and len(item_ids)
+        else {}
+    )
     return UserProfile(
         interests=interests,
         interest_weights=np.full(interests.shape[0], 1.0 / max(interests.shape[0], 1), np.float32),
@@ -127,5 +174,6 @@ def history_profile(
         category_affinity=categories,
         brand_affinity=brands,
         item_affinity=item_affinity(item_ids, item_weights),
-        repeat_rate=repeat_rate(item_ids) if len(item_ids) else 0.0,
+        repeat_rate=rate,
+        category_repeat_rate=per_category,
     )

@@ -57,6 +57,8 @@ class UserProfile:
     # (``profile.item_affinity``), bounded to the user's strongest items
     item_affinity: dict[str, float] = field(default_factory=dict)
     repeat_rate: float = 0.0  # how often this user came back for an item they had, in [0, 1]
+    # category name -> the same rate within that category (absent: ``repeat_rate``)
+    category_repeat_rate: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

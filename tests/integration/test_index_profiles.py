@@ -36,6 +36,7 @@ KEYS = {
     "item_weights",
     "repeats",
     "repeat_chances",
+    "category_repeats",
     "recent_item_ids",
     "updated_at",
 }
@@ -113,6 +114,7 @@ def test_profiles_from_our_events_use_item_vectors(
     # the item memory the indexer stored is what the sidecar parses
     stored = parse_profile(doc)
     assert stored.item_weights and stored.repeats == (doc["repeats"], doc["repeat_chances"])
+    assert stored.category_repeats == {c: tuple(v) for c, v in doc["category_repeats"].items()}
     assert len(doc["interests"]) == 3 and all(len(v) == 384 for v in doc["interests"])
     assert doc["interest_weights"] == sorted(doc["interest_weights"], reverse=True)
     # recent purchases dominate old views

@@ -33,6 +33,7 @@ PROFILE_FIELDS = [
     "item_weights",
     "repeats",
     "repeat_chances",
+    "category_repeats",
 ]
 
 
@@ -49,6 +50,8 @@ class StoredProfile:
     brand_hist: dict[str, float] = field(default_factory=dict)
     item_weights: dict[str, float] = field(default_factory=dict)  # item id -> summed weight
     repeats: tuple[int, int] | None = None  # (repeats, chances); None: built before they were
+    # the same (repeats, chances) per category
+    category_repeats: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def dimension(self) -> int | None:
@@ -108,7 +111,26 @@ def parse_profile(source: dict[str, Any]) -> StoredProfile:
         brand_hist=_histogram(source.get("brand_hist"), "brand_hist"),
         item_weights=_histogram(source.get("item_weights"), "item_weights"),
         repeats=_repeats(source.get("repeats"), source.get("repeat_chances")),
+        category_repeats=_category_repeats(source.get("category_repeats")),
     )
+
+
+def _category_repeats(raw: Any) -> dict[str, tuple[int, int]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProfileInvalid("category_repeats is not an object")
+    out: dict[str, tuple[int, int]] = {}
+    for category, pair in raw.items():
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ProfileInvalid(f"category_repeats[{category!r}] is not [repeats, chances]")
+        try:
+            counts = _repeats(pair[0], pair[1])
+        except ProfileInvalid as exc:
+            raise ProfileInvalid(f"category_repeats[{category!r}]: {exc}") from exc
+        assert counts is not None
+        out[str(category)] = counts
+    return out
 
 
 def _repeats(repeats: Any, chances: Any) -> tuple[int, int] | None:

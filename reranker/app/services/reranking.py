@@ -60,10 +60,11 @@ class Reranker:
         notes += more
         dim = None if candidates.embeddings is None else int(candidates.embeddings.shape[1])
         stored = self._stored_profile(request, notes)
-        history_vectors, history_records = self._history(request, notes)
+        history_vectors, history_records, history_categories = self._history(request, notes)
         inline = request.user.history if request.user else None
         user, more = to_profile(stored, history_vectors, history_records, dim,
-                                inline.item_ids if inline is not None else ())  # fmt: skip
+                                inline.item_ids if inline is not None else (),
+                                history_categories)  # fmt: skip
         notes += more
         candidates = self._learned_relevance(request, candidates)
         weights = self.model.weights
@@ -134,19 +135,25 @@ class Reranker:
 
     def _history(
         self, request: RerankRequest, notes: list[str]
-    ) -> tuple[list[np.ndarray], list[ItemRecord]]:
+    ) -> tuple[list[np.ndarray], list[ItemRecord], list[str | None] | None]:
+        """Inline history: its vectors, the records of its item ids found in the index, and
+        each id's category (None when not found; None for all when not looked up)."""
         history = request.user.history if request.user else None
         if history is None:
-            return [], []
+            return [], [], None
         vectors = [np.asarray(v, dtype=np.float32) for v in history.vectors]
         records: list[ItemRecord] = []
+        categories: list[str | None] | None = None
         if history.item_ids and request.index is not None and self.vectors is not None:
             try:
                 found = self.vectors.fetch(request.index, history.item_ids)
                 records = [found[i] for i in history.item_ids if i in found]
+                categories = [
+                    found[i].category if i in found else None for i in history.item_ids
+                ]
             except LookupUnavailable:
                 notes.append("history_unavailable")
-        return vectors, records
+        return vectors, records, categories
 
     def _response(
         self, request: RerankRequest, ranking: Ranking, notes: list[str]

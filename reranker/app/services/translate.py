@@ -31,7 +31,12 @@ from reranker.app.schemas import RerankRequest
 from reranker.app.services.profiles import StoredProfile
 from reranker.app.services.vectors import ItemRecord
 from reranker.core.intent import detect_intent
-from reranker.core.profile import affinity_of, history_profile, shrunk_repeat_rate
+from reranker.core.profile import (
+    affinity_of,
+    category_repeat_rates,
+    history_profile,
+    shrunk_repeat_rate,
+)
 from reranker.core.types import Candidates, Knobs, UserProfile
 
 __all__ = [
@@ -159,6 +164,7 @@ class _Part:
     brands: dict[str, float]
     items: dict[str, float] = field(default_factory=dict)
     repeat: float | None = None
+    category_repeat: dict[str, float] = field(default_factory=dict)
 
 
 def _shares(raw: dict[str, float], kind: Literal["category", "brand"]) -> dict[str, float]:
@@ -193,6 +199,7 @@ def _stored_part(stored: StoredProfile, dim: int | None, notes: list[str]) -> _P
         unit = _unit_rows(interests.astype(np.float32))
         keep = np.linalg.norm(unit, axis=1) > 0
         interests, weights = unit[keep], weights[keep]
+    repeat = None if stored.repeats is None else shrunk_repeat_rate(*stored.repeats)
     return _Part(
         interests=interests,
         weights=_normalised_weights(weights),
@@ -200,8 +207,20 @@ def _stored_part(stored: StoredProfile, dim: int | None, notes: list[str]) -> _P
         categories=_shares(stored.category_hist, "category"),
         brands=_shares(stored.brand_hist, "brand"),
         items=affinity_of(stored.item_weights),
-        repeat=None if stored.repeats is None else shrunk_repeat_rate(*stored.repeats),
+        repeat=repeat,
+        category_repeat=category_repeat_rates(_category_counts(stored), repeat or 0.0),
     )
+
+
+def _category_counts(stored: StoredProfile) -> dict[str, tuple[int, int]]:
+    """The stored per-category repeat counts under normalised category keys."""
+    merged: dict[str, tuple[int, int]] = {}
+    for name, (repeats, chances) in stored.category_repeats.items():
+        label = category_key(name)
+        if label is not None:
+            r, n = merged.get(label, (0, 0))
+            merged[label] = (r + repeats, n + chances)
+    return merged
 
 
 def _inline_part(
@@ -209,13 +228,16 @@ def _inline_part(
     labels: Sequence[ItemRecord],
     dim: int | None,
     item_ids: Sequence[str] = (),
+    item_categories: Sequence[str | None] | None = None,
 ) -> _Part | None:
     usable = [v for v in vectors if v.shape[0] == dim]  # no candidate vectors: no use
     matrix = np.asarray(usable, dtype=np.float32).reshape(len(usable), dim or 0)
     categories = Counter(k for r in labels if (k := category_key(r.category)) is not None)
     brands = Counter(k for r in labels if (k := brand_key(r.brand)) is not None)
+    keyed = None if item_categories is None else [category_key(c) for c in item_categories]
     profile = history_profile(matrix, categories, brands, item_ids=item_ids,
-                              item_weights=[INLINE_EVENT_WEIGHT] * len(item_ids))  # fmt: skip
+                              item_weights=[INLINE_EVENT_WEIGHT] * len(item_ids),
+                              item_categories=keyed)  # fmt: skip
     if profile is None:
         return None
     return _Part(
@@ -226,6 +248,7 @@ def _inline_part(
         brands=profile.brand_affinity,
         items=profile.item_affinity,
         repeat=profile.repeat_rate if item_ids else None,
+        category_repeat=profile.category_repeat_rate,
     )
 
 
@@ -243,16 +266,19 @@ def to_profile(
     history_records: Sequence[ItemRecord],
     dim: int | None,
     history_item_ids: Sequence[str] = (),
+    history_item_categories: Sequence[str | None] | None = None,
 ) -> tuple[UserProfile | None, list[str]]:
     """One profile from a stored profile and/or inline history; None when there is nothing.
 
-    ``history_item_ids``: the inline history's item ids, oldest first (its item memory)."""
+    ``history_item_ids``: the inline history's item ids, oldest first (its item memory), and
+    ``history_item_categories`` their categories (None where unknown), one per id."""
     notes: list[str] = []
     parts: list[_Part] = []
     if stored is not None:
         parts.append(_stored_part(stored, dim, notes))
     vectors = [*history_vectors, *(r.embedding for r in history_records if r.embedding is not None)]
-    inline = _inline_part(vectors, history_records, dim, history_item_ids)
+    inline = _inline_part(vectors, history_records, dim, history_item_ids,
+                          history_item_categories)  # fmt: skip
     if inline is not None:
         parts.append(inline)
     parts = [p for p in parts if p.interests.shape[0] or p.categories or p.brands or p.items]
@@ -269,6 +295,8 @@ def to_profile(
         weights = np.zeros(0, dtype=np.float32)
     centroids = [p.centroid for p in parts if p.centroid is not None]
     centroid = _unit_rows(np.sum(centroids, axis=0)).astype(np.float32) if centroids else None
+    # the repeat habit comes from one history: the stored one when it has counts
+    repeat = next((p for p in parts if p.repeat is not None), None)
     profile = UserProfile(
         interests=interests,
         interest_weights=weights.astype(np.float32),
@@ -276,7 +304,8 @@ def to_profile(
         category_affinity=_mean_shares([p.categories for p in parts]),
         brand_affinity=_mean_shares([p.brands for p in parts]),
         item_affinity=_max_affinity([p.items for p in parts]),
-        repeat_rate=next((p.repeat for p in parts if p.repeat is not None), 0.0),
+        repeat_rate=repeat.repeat if repeat is not None and repeat.repeat is not None else 0.0,
+        category_repeat_rate=repeat.category_repeat if repeat is not None else {},
     )
     return profile, notes
 

@@ -31,6 +31,7 @@ GOOD_PROFILE = {
     "item_weights": {"sku1": 16.0},
     "repeats": 1,
     "repeat_chances": 4,
+    "category_repeats": {"printing": [1, 3]},
     "recent_item_ids": ["i1"],
     "updated_at": "2025-01-01T00:00:00Z",
 }
@@ -104,9 +105,11 @@ def test_parse_profile_accepts_the_agreed_shape() -> None:
     np.testing.assert_allclose(profile.interest_weights, [0.7, 0.3])
     assert profile.category_hist == {"printing": 0.6, "audio": 0.4}
     assert profile.item_weights == {"sku1": 16.0} and profile.repeats == (1, 4)
-    memory = ("item_weights", "repeats", "repeat_chances")
+    assert profile.category_repeats == {"printing": (1, 3)}
+    memory = ("item_weights", "repeats", "repeat_chances", "category_repeats")
     old = {k: v for k, v in GOOD_PROFILE.items() if k not in memory}
     assert parse_profile(old).repeats is None  # built before item memory: still served
+    assert parse_profile(old).category_repeats == {}
 
 
 @pytest.mark.parametrize(
@@ -122,6 +125,9 @@ def test_parse_profile_accepts_the_agreed_shape() -> None:
         ("item_weights", {"sku1": -1.0}, "item_weights"),
         ("repeats", -1, "repeats"),
         ("repeats", 9, "repeats exceeds repeat_chances"),
+        ("category_repeats", ["printing"], "category_repeats is not an object"),
+        ("category_repeats", {"printing": [1]}, r"category_repeats\['printing'\]"),
+        ("category_repeats", {"printing": [4, 3]}, "repeats exceeds repeat_chances"),
     ],
 )
 def test_parse_profile_names_what_is_wrong(field: str, value: Any, message: str) -> None:

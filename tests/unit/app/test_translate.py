@@ -18,7 +18,7 @@ from reranker.app.services.translate import (
     to_profile,
 )
 from reranker.app.services.vectors import ItemRecord
-from reranker.core.profile import affinity_of, shrunk_repeat_rate
+from reranker.core.profile import affinity_of, category_repeat_rates, shrunk_repeat_rate
 
 
 def _request(body: dict[str, Any]) -> RerankRequest:
@@ -205,6 +205,22 @@ def test_item_memory_from_the_stored_profile_and_inline_ids() -> None:
     assert user.item_affinity["sku2"] == pytest.approx(affinity_of({"sku2": 8.0})["sku2"])
     alone, _ = to_profile(None, [], [], dim=2, history_item_ids=["a", "a", "b"])
     assert alone is not None and alone.repeat_rate == pytest.approx(shrunk_repeat_rate(1, 2))
+
+
+def test_repeat_rates_per_category_from_the_stored_profile_and_inline_ids() -> None:
+    counts = {"Grocery/Milk": (3, 3), "grocery/cheese": (0, 1)}
+    stored = _stored(item_weights={"sku1": 16.0}, repeats=(3, 4), category_repeats=counts)
+    user, _ = to_profile(stored, [], [], dim=2, history_item_ids=["x"])
+    assert user is not None
+    rate = shrunk_repeat_rate(3, 4)
+    # keys normalised as candidate categories are; the stored history wins
+    assert user.category_repeat_rate == category_repeat_rates(
+        {"grocery/milk": (3, 3), "grocery/cheese": (0, 1)}, rate
+    )
+    alone, _ = to_profile(None, [], [], dim=2, history_item_ids=["a", "a", "b"],
+                          history_item_categories=["Milk", "Milk", None])  # fmt: skip
+    assert alone is not None
+    assert alone.category_repeat_rate == category_repeat_rates({"milk": (1, 1)}, alone.repeat_rate)
 
 
 def test_candidate_popularity_reaches_the_core() -> None:

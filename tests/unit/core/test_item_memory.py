@@ -12,6 +12,8 @@ from reranker.core.features import COLUMN, static_features
 from reranker.core.profile import (
     AFFINITY_SCALE,
     REPEAT_PRIOR,
+    category_repeat_counts,
+    category_repeat_rates,
     history_profile,
     item_affinity,
     repeat_rate,
@@ -109,3 +111,48 @@ def test_popularity_of_the_wrong_length_is_an_error() -> None:
                         popularity=np.ones(3, np.float32))  # fmt: skip
     with pytest.raises(ValueError, match="popularity has shape"):
         rerank(window, 2, Knobs(diversity=0.0))
+
+
+def test_category_repeat_counts_and_rates() -> None:
+    ids = ["milk1", "milk1", "cheese1", "milk1", "cheese2", "cheese3", "x"]
+    cats = ["milk", "milk", "cheese", "milk", "cheese", "cheese", None]
+    counts = category_repeat_counts(ids, cats)
+    assert counts == {"milk": (2, 2), "cheese": (0, 2)}
+    rates = category_repeat_rates(counts, 0.5)
+    strength = REPEAT_PRIOR[1]
+    assert rates["milk"] == pytest.approx((2 + 0.5 * strength) / (2 + strength))
+    assert rates["cheese"] == pytest.approx(0.5 * strength / (2 + strength))
+    assert category_repeat_rates({"once": (0, 0)}, 0.5) == {}  # no chance: the user's rate
+    with pytest.raises(ValueError, match="1 categories for 2 history items"):
+        category_repeat_counts(["a", "b"], ["c"])
+
+
+def test_profile_keeps_a_repeat_rate_per_category() -> None:
+    ids = ["milk1"] * 6 + ["cheese1", "cheese2", "cheese3", "cheese4"]
+    cats = ["milk"] * 6 + ["cheese"] * 4
+    vectors = np.eye(4, dtype=np.float32)[np.arange(10) % 4]
+    profile = history_profile(vectors, {"milk": 6, "cheese": 4}, {}, item_ids=ids,
+                              item_categories=cats)  # fmt: skip
+    assert profile is not None
+    rates = profile.category_repeat_rate
+    assert rates["milk"] > profile.repeat_rate > rates["cheese"]
+
+
+def test_features_read_the_candidates_category_rate() -> None:
+    # the same affinity: the milk comes back, the cheese already had is pushed down
+    c = Candidates(
+        ids=["milk1", "cheese1", "bread1"],
+        scores=np.array([1.0, 0.9, 0.8], np.float32),
+        categories=np.array([0, 1, 2], np.int32),
+        category_names=["milk", "cheese", "bread"],
+    )
+    user = UserProfile(
+        interests=np.zeros((0, 4), np.float32),
+        interest_weights=np.zeros(0, np.float32),
+        item_affinity={"milk1": 0.5, "cheese1": 0.5, "bread1": 0.5},
+        repeat_rate=0.4,
+        category_repeat_rate={"milk": 0.9, "cheese": 0.1},
+    )
+    block = static_features(prepare(c, 3, Knobs(diversity=0.0), user))
+    np.testing.assert_allclose(block[:, COLUMN["repeat_affinity"]], [0.45, 0.05, 0.2], atol=1e-6)
+    np.testing.assert_allclose(block[:, COLUMN["seen_by_explorer"]], [0.1, 0.9, 0.6], atol=1e-6)

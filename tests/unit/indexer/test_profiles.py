@@ -18,6 +18,7 @@ KEYS = {
     "item_weights",
     "repeats",
     "repeat_chances",
+    "category_repeats",
     "recent_item_ids",
     "updated_at",
 }
@@ -78,3 +79,5 @@ def test_item_weights_and_repeat_counts_are_kept_raw() -> None:
     assert p is not None
     assert p["item_weights"] == {"a0": 12.0}  # 8 + 8 * 0.5 (one half-life old); a1 cut
     assert (p["repeats"], p["repeat_chances"]) == (1, 2)
+    # all three events are toner: two chances, one return to a0
+    assert p["category_repeats"] == {"Printing/Supplies/Toner": [1, 2]}
