@@ -24,11 +24,11 @@ import torch
 from evaluation.strategies import RerankContext
 from reranker.core.features import FEATURE_NAMES, STEP_FEATURES
 from reranker.core.weights import DEFAULT_WEIGHTS, FusionWeights
+from training.early_stopping import BestEpoch, TrainResult, to_weights
 from training.losses import LossConfig, LossParts, fusion_loss
 from training.rollouts import RolloutBatch, build_rollouts
-from training.run_log import RunLog
 
-__all__ = ["KNOB_GRID", "TrainConfig", "TrainResult", "to_weights", "train"]
+__all__ = ["KNOB_GRID", "TrainConfig", "TrainResult", "parameters", "to_weights", "train"]
 
 KNOB_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -43,23 +43,6 @@ class TrainConfig:
     knob_grid: tuple[float, ...] = KNOB_GRID
     loss: LossConfig = field(default_factory=LossConfig)
     log_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    weights: FusionWeights
-    history: list[dict[str, float]]
-    best_epoch: int
-    log_kind: str  # tensorboard / csv / none
-
-
-def to_weights(values: torch.Tensor, slope: torch.Tensor, version: str) -> FusionWeights:
-    return FusionWeights(
-        FEATURE_NAMES,
-        values.detach().cpu().numpy().astype(np.float32),
-        slope.detach().cpu().numpy().astype(np.float32),
-        version=version,
-    )
 
 
 def _tensors(batch: RolloutBatch) -> tuple[torch.Tensor, ...]:
@@ -78,6 +61,19 @@ def _evaluate(values: torch.Tensor, slope: torch.Tensor, batch: RolloutBatch,
         return fusion_loss(values, slope, *_tensors(batch), cfg)
 
 
+def parameters(
+    init: FusionWeights, seed: int
+) -> tuple[np.random.Generator, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded generator, the pinned mask (per-step features: weight 0 at d = 0) and the
+    trainable ``values`` and ``slope`` of ``w(d) = values + fusion_knob(d)·slope``."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    pinned = torch.tensor([name in STEP_FEATURES for name in FEATURE_NAMES])
+    values = torch.tensor(init.effective(0.0)).masked_fill(pinned, 0.0).requires_grad_(True)
+    slope = torch.tensor(init.effective(1.0) - init.effective(0.0), requires_grad=True)
+    return np.random.default_rng(seed), pinned, values, slope
+
+
 def train(
     train_lists: Sequence[RerankContext],
     valid_lists: Sequence[RerankContext],
@@ -91,17 +87,9 @@ def train(
     """Train from ``init``; returns the weights of the best validation epoch (module doc)."""
     if not train_lists or not valid_lists:
         raise ValueError("training needs non-empty train and validation lists")
-    rng = np.random.default_rng(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(1)
-    pinned = torch.tensor([name in STEP_FEATURES for name in FEATURE_NAMES])
-    initial = torch.tensor(init.effective(0.0)).masked_fill(pinned, 0.0)
-    values = initial.clone().requires_grad_(True)
-    slope = torch.tensor(init.effective(1.0) - init.effective(0.0), requires_grad=True)
+    rng, pinned, values, slope = parameters(init, cfg.seed)
     optimiser = torch.optim.Adam([values, slope], lr=cfg.lr)
     valid_knobs = [cfg.knob_grid[i % len(cfg.knob_grid)] for i in range(len(valid_lists))]
-    log = RunLog(cfg.log_dir) if cfg.log_dir is not None else None
-    history: list[dict[str, float]] = []
 
     def quality(total: float) -> float:  # higher is better
         if select is None:
@@ -111,8 +99,7 @@ def train(
     init_batch = build_rollouts(valid_lists, to_weights(values, slope, version), valid_knobs,
                                 shallow)  # fmt: skip
     init_total = float(_evaluate(values, slope, init_batch, cfg.loss).total)
-    best = (quality(init_total), values.detach().clone(), slope.detach().clone(), -1)
-    stale = 0
+    keeper = BestEpoch(quality(init_total), values, slope, cfg.patience, cfg.log_dir, progress)
     step = 0
     for epoch in range(cfg.epochs):
         current = to_weights(values, slope, version)
@@ -148,28 +135,11 @@ def train(
             "valid/div": float(val.div),
         }
         score = quality(row["valid/total"])
-        row["valid/score"] = score
-        history.append(row)
-        if log is not None:
-            log.log(epoch, row)
-        if progress is not None:
-            progress(
-                f"epoch {epoch}: train rel {row['train/rel']:.4f} hom {row['train/hom']:.4f} "
-                f"div {row['train/div']:.4f} | valid total {row['valid/total']:.4f} "
-                f"score {score:.4f}"
-            )
-        if score > best[0] + 1e-5:
-            best = (score, values.detach().clone(), slope.detach().clone(), epoch)
-            stale = 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    if log is not None:
-        log.close()
-    return TrainResult(
-        weights=to_weights(best[1], best[2], version),
-        history=history,
-        best_epoch=best[3],
-        log_kind=log.kind if log is not None else "none",
-    )
+        message = (
+            f"epoch {epoch}: train rel {row['train/rel']:.4f} hom {row['train/hom']:.4f} "
+            f"div {row['train/div']:.4f} | valid total {row['valid/total']:.4f} "
+            f"score {score:.4f}"
+        )
+        if keeper.record(epoch, row, score, message, values, slope):
+            break
+    return keeper.result(version)

@@ -52,6 +52,11 @@ Cut = Annotated[
     typer.Option("--cut", help="replay: where each user's history ends: a share of their "
                  "events (0.8) or a moment for everyone (ISO-8601 or epoch seconds)"),
 ]  # fmt: skip
+TrainMethod = Annotated[str, typer.Option(
+    help="listwise (the listwise loss + λ·L_hom + μ·L_div) or policy (REINFORCE on sampled "
+    "pages against the greedy page, reward NDCG@10 + μ·d·(ILD@10 + brands@10/10))")]
+Temperature = Annotated[float, typer.Option(
+    min=1e-4, help="--method policy: softmax temperature of sampling")]
 QueriesPerUser = Annotated[
     int,
     typer.Option("--queries-per-user", min=1,
@@ -355,6 +360,8 @@ def train_command(
         typer.Option(help="train the fusion over this relevance model's scores (starting from "
                      "the weights tuned for it unless --init)"),
     ] = None,
+    method: TrainMethod = "listwise",
+    temperature: Temperature = 0.05,
     catalog: CatalogFile = None,
     events: EventsFile = None,
     cut: Cut = "0.8",
@@ -363,11 +370,16 @@ def train_command(
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Learn the fusion weights (listwise + λ·L_hom + μ·L_div) on the training split, choose
-    the epoch on the validation split, and save them (safetensors + JSON, or one JSON).
-    With --catalog and --events: on a replayed log's users (see `divrank eval`)."""
+    """Learn the fusion weights on the training split, choose the epoch on the validation
+    split, and save them (safetensors + JSON, or one JSON): listwise (listwise + λ·L_hom +
+    μ·L_div) or policy gradient (``--method policy``). With --catalog and --events: on a
+    replayed log's users (see `divrank eval`)."""
     if select_by not in ("frontier", "ndcg", "learned", "loss"):
         _fail(f"--select-by must be frontier, ndcg, learned or loss, got {select_by!r}")
+    if method not in ("listwise", "policy"):
+        _fail(f"--method must be listwise or policy, got {method!r}")
+    if method == "policy" and select_by == "loss":
+        _fail("--method policy has no loss to select by: use --select-by frontier, ndcg or learned")
     if select_by == "learned" and relevance_model is None:
         _fail("--select-by learned needs --relevance-model")
     loader = _replay_loader(catalog, events, cut, queries_per_user)
@@ -410,15 +422,26 @@ def train_command(
             knobs = {"knobs": (0.0,)} if select_by == "ndcg" else {}
             select = frontier_scorer(valid_ctx, valid_metrics, ctx["table"], baselines,
                                      objective=select_by, **knobs)  # fmt: skip
-        _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)}")
-        result = train(train_ctx, valid_ctx, eps.shallow, cfg,
-                       **({"init": start} if start is not None else {}),
-                       version=version, progress=_say, select=select)  # fmt: skip
+        _say(f"training on {len(train_ctx)} lists, validating on {len(valid_ctx)} ({method})")
+        begin = {"init": start} if start is not None else {}
+        if method == "policy":
+            from dataclasses import replace as with_batch
+
+            from training.policy_gradient import PolicyConfig, train_policy
+
+            # smaller batches: each list gives one noisy advantage, many steps learn more
+            result = train_policy(train_ctx, valid_ctx, with_batch(cfg, batch=32),
+                                  PolicyConfig(temperature=temperature, mu=mu), **begin,
+                                  version=version, progress=_say, select=select)  # fmt: skip
+        else:
+            result = train(train_ctx, valid_ctx, eps.shallow, cfg, **begin,
+                           version=version, progress=_say, select=select)  # fmt: skip
         target = out or ctx["settings"].cache_dir / "models" / f"fusion-{dataset}.safetensors"
         _save(target, result.weights, {
             "dataset": dataset, "retrieval": ctx["retrieval"], "seed": seed,
             "best_epoch": result.best_epoch, "loss": loss.__dict__, "lr": lr,
-            "select_by": select_by,
+            "select_by": select_by, "method": method,
+            **({"temperature": temperature} if method == "policy" else {}),
             "train_lists": len(train_ctx), "valid_lists": len(valid_ctx),
         })  # fmt: skip
     except _FAILURES as exc:
