@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from evaluation.diversity_metrics import coverage, intra_list_distance
 from evaluation.strategies import RerankContext
 from reranker.core import rerank
 from reranker.core.features import FEATURE_NAMES
@@ -111,14 +112,10 @@ def page_reward(
     if diversity <= 0.0 or mu <= 0.0:
         return ndcg
     variety = 0.0
-    if c.embeddings is not None and len(page) > 1:
-        e = c.embeddings[page].astype(np.float64)
-        sims = e @ e.T
-        m = len(page)
-        variety += 1.0 - float((sims.sum() - np.trace(sims)) / (m * (m - 1)))
+    if c.embeddings is not None:
+        variety += intra_list_distance(c.embeddings[page])
     if c.brands is not None:
-        brands = c.brands[page]
-        variety += len(np.unique(brands[brands >= 0])) / PAGE
+        variety += coverage(c.brands[page]) / PAGE
     return ndcg + mu * diversity * variety
 
 
