@@ -40,6 +40,7 @@ __all__ = [
     "TIER_DUPLICATE",
     "TIER_FLOOR",
     "HomogeneityConstraints",
+    "floor_holds",
     "floor_pick",
     "label_pick",
 ]
@@ -90,6 +91,13 @@ def label_pick(
 FLOOR_TARGET, FLOOR_SPAN, FLOOR_SIZE, FLOOR_SEEN, FLOOR_HOLDING = range(5)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def floor_holds(slot: int, counts: npt.NDArray[np.int64], brand_free: int) -> bool:
+    """Whether the brand floor, while holding, holds back a candidate of brand ``slot``: its
+    brand is already on the page, or unknown (it adds no brand)."""
+    return slot == brand_free or counts[slot] > 0
+
+
 @njit(cache=True, nogil=True)
 def _hold(
     slots: npt.NDArray[np.intp],
@@ -105,7 +113,7 @@ def _hold(
         if np.isneginf(penalty[i]):
             continue
         s = slots[0, i]
-        held = s == only if only >= 0 else s == brand_free or counts[s] > 0
+        held = s == only if only >= 0 else floor_holds(s, counts, brand_free)
         if held:
             penalty[i] += tier
 
@@ -263,9 +271,8 @@ class HomogeneityConstraints:
         broken = []
         if self._full(1, self.category_cap, self.category_free, j):
             broken.append("category_cap")
-        if self.floor[FLOOR_HOLDING] and (
-            self.slots.item(0, j) == self.brand_free
-            or self.counts.item(self.slots.item(0, j)) > 0
+        if self.floor[FLOOR_HOLDING] and floor_holds(
+            self.slots.item(0, j), self.counts, self.brand_free
         ):
             broken.append("brand_floor")
         if self._full(0, self.brand_cap, self.brand_free, j):
