@@ -121,9 +121,15 @@ def build_profile(
     """The profile document, or ``None`` when no item of the history has a vector."""
     item_weight: dict[str, float] = defaultdict(float)
     last_seen: dict[str, float] = {}
+    events_in: dict[str, int] = defaultdict(int)  # per category: events and distinct items
+    items_in: dict[str, set[str]] = defaultdict(set)
     for event in history:
         item_weight[event.item_id] += event_weight(event, now, config.half_life_days)
         last_seen[event.item_id] = max(last_seen.get(event.item_id, -math.inf), event.ts)
+        info = items.get(event.item_id)
+        if info is not None and info.category:
+            events_in[info.category] += 1
+            items_in[info.category].add(event.item_id)
     known = [i for i in item_weight if items.get(i) is not None and items[i].vector is not None]
     if not known:
         return None
@@ -143,13 +149,6 @@ def build_profile(
         if info.brand:
             brands[info.brand] += w
     recent = sorted(last_seen, key=lambda i: last_seen[i], reverse=True)[: config.recent]
-    events_in: dict[str, int] = defaultdict(int)
-    items_in: dict[str, set[str]] = defaultdict(set)
-    for event in history:
-        info = items.get(event.item_id)
-        if info is not None and info.category:
-            events_in[info.category] += 1
-            items_in[info.category].add(event.item_id)
     category_repeats = {
         c: [n - len(items_in[c]), n - 1] for c, n in sorted(events_in.items()) if n > 1
     }
