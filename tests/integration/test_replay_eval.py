@@ -83,14 +83,19 @@ def _mixed_shop(folder: Path) -> tuple[Path, Path]:
     return catalog, events
 
 
+def _drop_replay_index(engine: str, catalog: Path, events: Path, cut: str = "0.7") -> None:
+    """Delete every version behind the alias a replay of these files indexed into."""
+    alias = f"{ReplayLoader(catalog, events, parse_cut(cut)).name}-eval"
+    client = connect(get_settings(), url=engine)
+    for version in list_versions(client, alias):
+        client.indices.delete(index=version.name, ignore_unavailable=True)
+
+
 @pytest.fixture()
 def shop(engine: str, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     catalog, events = _shop(tmp_path)
     yield catalog, events
-    alias = f"{ReplayLoader(catalog, events, parse_cut('0.7')).name}-eval"
-    client = connect(get_settings(), url=engine)
-    for version in list_versions(client, alias):
-        client.indices.delete(index=version.name, ignore_unavailable=True)
+    _drop_replay_index(engine, catalog, events)
 
 
 def test_replay_reports_buy_again_and_item_memory(
@@ -148,10 +153,7 @@ def _replay_runs(engine: str, tmp_path: Path, shop: tuple[Path, Path], name: str
         )
         return runs
     finally:
-        alias = f"{ReplayLoader(catalog, events, parse_cut('0.7')).name}-eval"
-        client = connect(get_settings(), url=engine)
-        for version in list_versions(client, alias):
-            client.indices.delete(index=version.name, ignore_unavailable=True)
+        _drop_replay_index(engine, catalog, events)
 
 
 def test_brand_loyal_households_keep_the_engine_pages_brands(
@@ -188,22 +190,14 @@ def test_the_ubi_sample_replays_end_to_end(engine: str, tmp_path: Path) -> None:
     events = REPO_ROOT.parent / "shared" / "data" / "ubi-esci-sample" / "ubi_queries_events.ndjson"
     catalog = tmp_path / "catalog.jsonl"
     assert catalog_from_events(events, catalog) > 100
-    env = {**os.environ, "DIVRANK_OPENSEARCH_URL": engine, "HF_HUB_OFFLINE": "1",
-           "DIVRANK_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
-    cmd = [sys.executable, "-m", "cli.main", "eval", "--catalog", str(catalog),
-           "--events", str(events), "--cut", "0.5", "--retrieval", "bm25", "--knobs", "0,1",
-           "--no-pyversity", "--reports", str(tmp_path / "reports"), "--report-name", "ubi",
-           "--quiet"]  # fmt: skip
     try:
-        done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                              timeout=900, check=False)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+        _divrank(engine, tmp_path, "eval", "--catalog", str(catalog), "--events", str(events),
+                 "--cut", "0.5", "--retrieval", "bm25", "--knobs", "0,1", "--no-pyversity",
+                 "--reports", str(tmp_path / "reports"), "--report-name", "ubi",
+                 "--quiet")  # fmt: skip
         assert "| buy-again |" in (tmp_path / "reports" / "ubi.md").read_text()
     finally:
-        alias = f"{ReplayLoader(catalog, events, parse_cut('0.5')).name}-eval"
-        client = connect(get_settings(), url=engine)
-        for version in list_versions(client, alias):
-            client.indices.delete(index=version.name, ignore_unavailable=True)
+        _drop_replay_index(engine, catalog, events, "0.5")
 
 
 def test_the_replay_pipeline_row_personalises_through_the_plugin(
