@@ -12,11 +12,11 @@ from cli.commands.demo import app as demo_app
 from cli.commands.engine import app as engine_app
 from cli.commands.evaluate import (
     eval_command,
-    fit_knob_command,
     train_command,
     train_relevance_command,
     tune_command,
 )
+from cli.commands.fit import fit_gain_command, fit_knob_command
 from cli.commands.index import index_app, profiles_app
 from cli.commands.pipeline import app as pipeline_app
 from cli.commands.serve import serve
@@ -37,6 +37,7 @@ app.command("eval")(eval_command)
 app.command("train")(train_command)
 app.command("train-relevance")(train_relevance_command)
 app.command("tune")(tune_command)
+app.command("fit-gain")(fit_gain_command)
 app.command("fit-knob")(fit_knob_command)
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fit_knob_curve"]
+__all__ = ["fit_knob_curve", "pooled_curve"]
 
 
 def fit_knob_curve(
@@ -47,3 +47,13 @@ def fit_knob_curve(
             value = knobs[j - 1] + share * (knobs[j] - knobs[j - 1])
         points.append((asked, round(float(value), 4)))
     return tuple(points)
+
+
+def pooled_curve(curves: Sequence[Sequence[float]]) -> list[float]:
+    """Several candidate sets' NDCG on one knob grid as one curve: each relative to its own
+    NDCG at knob 0, averaged, so no set weighs more for scoring higher."""
+    if not curves or any(len(c) != len(curves[0]) for c in curves):
+        raise ValueError("need one or more NDCG curves on the same knob grid")
+    if any(c[0] <= 0 for c in curves):
+        raise ValueError("a curve has no NDCG at knob 0 to compare against")
+    return np.mean([[v / c[0] for v in c] for c in curves], axis=0).tolist()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -109,7 +109,7 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -504,57 +504,6 @@ def train_relevance_command(
     except _FAILURES as exc:
         _fail(_describe(exc))
     typer.echo(f"wrote {target} ({model.metadata['trees']} trees)")
-
-
-def fit_knob_command(
-    runs: Annotated[list[Path], typer.Option("--runs", help="validation runs JSON written by "
-                    "`divrank eval` (reports/runs/NAME-valid.json); give it once per candidate "
-                    "set to pool them")],
-    into: Annotated[Path, typer.Option(help="relevance model file (*.json) whose fusion weights "
-                    "get the curve")],
-    row: Annotated[str, typer.Option(help="the row of the runs to even out")] = "fusion-relevance",
-    steps: Annotated[int, typer.Option(min=1, help="knob steps of equal NDCG cost")] = 20,
-) -> None:
-    """Even out the knob: fit, on validation NDCG@10, the map from the knob a request asks for
-    to the knob the fusion runs at, so each of ``steps`` equal steps costs the same NDCG, and
-    store it with the model's fusion weights. The test split is never read."""
-    from dataclasses import replace
-
-    import numpy as np
-
-    from reranker.relevance_io import load_relevance_model, save_relevance_model
-    from training.knob_curve import fit_knob_curve
-
-    curves = []
-    for path in runs:
-        if not path.name.endswith("-valid.json"):
-            _fail(f"--runs {path}: use the validation runs (*-valid.json), never the test ones")
-        try:
-            points = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            _fail(f"--runs {path}: {exc}")
-        mine = sorted((p["diversity"], p["metrics"]["ndcg@10"]) for p in points
-                      if p.get("strategy") == row)  # fmt: skip
-        if len(mine) < 2 or mine[0][0] != 0.0 or mine[-1][0] != 1.0:
-            _fail(f"--runs {path}: row {row!r} needs NDCG@10 at knobs 0 … 1 (run divrank eval "
-                  f"--knobs 0,0.05,…,1); found knobs {[k for k, _ in mine]}")  # fmt: skip
-        curves.append(mine)
-    grid = [k for k, _ in curves[0]]
-    if any([k for k, _ in c] != grid for c in curves):
-        _fail("--runs files must share one knob grid")
-    # each candidate set's NDCG relative to its own knob 0, averaged: one curve for all of them
-    pooled = np.mean([[v / c[0][1] for _, v in c] for c in curves], axis=0)
-    curve = fit_knob_curve(grid, pooled.tolist(), steps)
-    try:
-        model = load_relevance_model(into)
-    except (OSError, ValueError) as exc:
-        _fail(f"--into {into}: {exc}")
-    if model.fusion_weights is None:
-        _fail(f"--into {into} carries no fusion weights to fit the knob for")
-    weights = replace(model.fusion_weights, knob_curve=curve)
-    save_relevance_model(replace(model, fusion_weights=weights), into)
-    shown = ", ".join(f"{a:g}→{b:.3f}" for a, b in curve[:: max(1, steps // 5)])
-    typer.echo(f"wrote the knob curve into {into}: {shown}")
 
 
 def tune_command(

@@ -19,7 +19,11 @@ import numpy as np
 
 from reranker.core.types import FloatArray
 
-__all__ = ["normalize_learned", "normalize_scores", "rank_relevance"]
+__all__ = ["MAX_GAIN_TEMPERATURE", "learned_gains", "normalize_learned", "normalize_scores",
+           "rank_relevance"]  # fmt: skip
+
+# above this the map is a straight line to within 1e-3 anyway
+MAX_GAIN_TEMPERATURE = 10.0
 
 
 def rank_relevance(n: int) -> FloatArray:
@@ -65,3 +69,23 @@ def normalize_learned(scores: FloatArray) -> FloatArray:
     rel = (s - np.float32(lo)) / np.float32(hi - lo) if hi > lo else np.ones_like(s)
     rel[~finite] = 0.0
     return rel.astype(np.float32, copy=False)
+
+
+def learned_gains(scores: FloatArray, temperature: float) -> FloatArray:
+    """A relevance model's scores as gains in [0, 1]: min-max, then ``expm1(r / T)`` rescaled
+    so the worst score stays 0 and the best 1 (``T = 0``: the min-max line itself).
+
+    Why: a ranking model's scores are log-odds-like, so the gain an item adds to NDCG grows
+    faster than linearly in its score. On the line, the fusion pays as much relevance to swap
+    two near-top items as two mediocre ones; on the curve the top few hold their places while
+    the tail, where the model is unsure, is cheap to vary. ``T`` is fitted on validation
+    (``divrank fit-gain``); a small ``T`` is a sharp curve.
+    """
+    rel = normalize_learned(scores)
+    t = float(temperature)
+    if not 0.0 <= t <= MAX_GAIN_TEMPERATURE:
+        raise ValueError(f"gain temperature must be in [0, {MAX_GAIN_TEMPERATURE:g}], got {t}")
+    if t == 0.0:
+        return rel
+    curved = np.expm1(rel.astype(np.float64) / t) / np.expm1(1.0 / t)
+    return curved.astype(np.float32)

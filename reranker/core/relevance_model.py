@@ -16,6 +16,7 @@ from typing import Any
 import lightgbm
 import numpy as np
 
+from reranker.core.normalize import MAX_GAIN_TEMPERATURE, learned_gains
 from reranker.core.relevance_features import RELEVANCE_FEATURES, IdfTable, relevance_features
 from reranker.core.tree_ensemble import TreeEnsemble
 from reranker.core.types import Candidates, FloatArray
@@ -28,7 +29,7 @@ FORMAT = "divrank-relevance/1"
 
 @dataclass(frozen=True)
 class RelevanceModel:
-    """Scores a window; higher = more relevant (a ranking score, not a probability)."""
+    """Scores a window; higher = more relevant (a gain in [0, 1], not a probability)."""
 
     booster: lightgbm.Booster
     idf: IdfTable
@@ -37,11 +38,21 @@ class RelevanceModel:
     # fusion weights tuned on validation for this model's scores (`divrank tune --objective
     # learned`); None = the core's defaults
     fusion_weights: FusionWeights | None = None
+    # how sharply ``score`` curves the scores into gains (``normalize.learned_gains``; fitted
+    # on validation by `divrank fit-gain`); 0 = linear
+    gain_temperature: float = 0.0
     # the booster's trees compiled for serving (``tree_ensemble``): same scores, a fraction of
     # the call cost; None when the model has splits the kernel cannot walk (then the booster)
     trees: TreeEnsemble | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        t = self.gain_temperature
+        number = isinstance(t, int | float) and not isinstance(t, bool)
+        if not number or not 0 <= t <= MAX_GAIN_TEMPERATURE:
+            raise ValueError(
+                f"field 'gain_temperature' must be a number in [0, {MAX_GAIN_TEMPERATURE:g}], "
+                f"got {t!r}"
+            )
         if self.trees is None:
             try:
                 compiled = TreeEnsemble.from_lightgbm_text(self.booster.model_to_string())
@@ -80,6 +91,7 @@ class RelevanceModel:
             idf=IdfTable(idf, float(data.get("unseen_idf", 0.0))),
             version=str(data.get("version", "relevance")),
             metadata=dict(data.get("metadata", {})),
+            gain_temperature=data.get("gain_temperature", 0.0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +102,7 @@ class RelevanceModel:
             "unseen_idf": self.idf.unseen,
             "idf": self.idf.idf,
             "metadata": dict(self.metadata),
+            "gain_temperature": self.gain_temperature,
             "lightgbm": self.booster.model_to_string(),
         }
 
@@ -107,5 +120,7 @@ class RelevanceModel:
         candidates: Candidates,
         query_vector: FloatArray | None = None,
     ) -> FloatArray:
-        """Learned relevance of each candidate (engine order in, one score per candidate)."""
-        return self.predict(relevance_features(query, titles, candidates, self.idf, query_vector))
+        """Learned relevance of each candidate as a gain in [0, 1] (engine order in, one per
+        candidate; ``predict`` gives the raw ranking scores)."""
+        raw = self.predict(relevance_features(query, titles, candidates, self.idf, query_vector))
+        return learned_gains(raw, self.gain_temperature)

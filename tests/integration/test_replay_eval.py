@@ -259,6 +259,18 @@ def test_relevance_learns_from_the_shops_events_and_serves(
     assert meta["label_counts"].get("3", 0) > 0, meta["label_counts"]  # purchases reached it
     assert meta["label_counts"].get("1", 0) > 0, meta["label_counts"]  # and clicks
 
+    # how sharply the fusion reads its scores, fitted on the same users' validation lists
+    done = _divrank(engine, tmp_path, "fit-gain", "--into", str(out), "--catalog", str(catalog),
+                    "--events", str(events), "--cut", "0.7", "--retrieval", "bm25",
+                    "--temperatures", "0,0.2", "--valid-limit", "0", "--quiet")  # fmt: skip
+    tried = {float(line.split()[1].rstrip(":")): float(line.split()[2])
+             for line in done.stderr.splitlines() if line.startswith("temperature ")}  # fmt: skip
+    assert set(tried) == {0.0, 0.2}, done.stderr
+    fitted = load_relevance_model(out)
+    assert tried[fitted.gain_temperature] == max(tried.values())
+    assert fitted.fusion_weights is not None and fitted.fusion_weights.knob_curve[0] == (0, 0)
+    assert fitted.booster.model_to_string() == model.booster.model_to_string()
+
     side = sidecars(env={"DIVRANK_RELEVANCE_MODEL": str(out)})
     candidates = [{"id": f"milk-{k}", "score": 10.0 - k, "title": f"acme milk pack {k}",
                    "category": "grocery/milk", "brand": "acme"} for k in range(6)]  # fmt: skip

@@ -176,3 +176,35 @@ def test_the_shipped_model_loads_and_prefers_the_matching_title() -> None:
     cands = replace(_candidates(titles), scores=np.ones(4, dtype=np.float32))  # engine: a tie
     scores = model.score("sharkbite 3/4 coupling", titles, cands)
     assert int(np.argmax(scores)) == 2
+
+
+def test_the_gain_temperature_is_stored_with_the_model_and_curves_its_scores(
+    tmp_path: Path,
+) -> None:
+    from reranker.core.normalize import learned_gains
+
+    model = _tiny_model()
+    cands = _candidates(TITLES)
+    raw = model.predict(relevance_features("dewalt drill", TITLES, cands, IDF))
+    sharp = replace(model, gain_temperature=0.2)
+    loaded = load_relevance_model(save_relevance_model(sharp, tmp_path / "rel.json"))
+    assert loaded.gain_temperature == 0.2
+    gains = loaded.score("dewalt drill", TITLES, cands)
+    np.testing.assert_allclose(gains, learned_gains(raw, 0.2), rtol=1e-6)
+    assert gains.max() == pytest.approx(1.0)
+    # a file written before the temperature existed reads as the min-max line
+    data = json.loads((tmp_path / "rel.json").read_text())
+    del data["gain_temperature"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert load_relevance_model(tmp_path / "old.json").gain_temperature == 0.0
+
+
+@pytest.mark.parametrize("bad", [-1, 11, "0.2", True, None])
+def test_a_bad_gain_temperature_stops_the_load_with_its_field(tmp_path: Path, bad: object) -> None:
+    data = _tiny_model().to_dict()
+    data["gain_temperature"] = bad
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RelevanceModelError, match="gain_temperature") as info:
+        load_relevance_model(path)
+    assert str(path) in str(info.value)
