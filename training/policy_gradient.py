@@ -105,9 +105,11 @@ def page_reward(
     judgments = ctx.episode.judgments
     gains = np.array([judgments.get(c.ids[j], 0) for j in page], dtype=np.float64)
     discounts = 1.0 / np.log2(np.arange(2, len(page) + 2))
-    dcg = float(((np.exp2(gains) - 1.0) * discounts).sum())
+    # linear gains, as ranx's `ndcg` in the reports (not 2^g - 1): the reward is the metric
+    # the epoch is chosen by, also on graded (1-3) judgments
+    dcg = float((gains * discounts).sum())
     ideal = np.sort(np.array(list(judgments.values()), dtype=np.float64))[::-1][: len(page)]
-    idcg = float(((np.exp2(ideal) - 1.0) * discounts[: len(ideal)]).sum())
+    idcg = float((ideal * discounts[: len(ideal)]).sum())
     ndcg = dcg / idcg if idcg > 0 else 0.0
     if diversity <= 0.0 or mu <= 0.0:
         return ndcg

@@ -52,6 +52,18 @@ def test_reward_is_ndcg_plus_the_knobs_share_of_variety() -> None:
     assert page_reward([0, 1], _tiny(["a", "b"], {}), 0.0, 0.5) == 0.0  # nothing relevant
 
 
+def test_reward_ndcg_is_the_reports_ndcg_on_graded_judgments() -> None:
+    from evaluation.metrics import ranking_metrics
+
+    ids = [f"i{i}" for i in range(12)]
+    judgments = {"i1": 3, "i4": 1, "i7": 2, "i11": 1, "gone": 3}  # one relevant item not retrieved
+    ctx = _tiny(ids, judgments)
+    order = [4, 7, 0, 1, 2, 3, 5, 6, 8, 9]
+    page = [ids[j] for j in order]
+    report = float(ranking_metrics({"q": judgments}, {"q": page})["ndcg@10"][0])
+    assert page_reward(order, ctx, 0.0, 0.5) == pytest.approx(report, rel=1e-6)
+
+
 def test_cold_sampling_follows_the_greedy_page() -> None:
     ctx = _context(np.random.default_rng(1), "q")
     for d in (0.0, 0.5, 1.0):
