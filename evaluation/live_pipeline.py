@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.report import PIPELINE_ROW
 from evaluation.retrieval import QuerySpec, Retriever
 from evaluation.strategies import IntArray, RerankContext
 
@@ -38,7 +39,7 @@ class LivePipeline:
     retriever: Retriever
     retrieval: str = "bm25"
     strategy: str = "fusion"
-    name: str = "pipeline"
+    name: str = PIPELINE_ROW
     knob_sensitive: bool = True
     history_ids: Sequence[str] | None = None  # item-table ids, to send each user's history
     outside_window: int = field(default=0, init=False)  # page items not in the episode's window

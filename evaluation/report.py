@@ -32,6 +32,7 @@ __all__ = [
 
 RELEVANCE_ONLY = ("engine", "personalized")
 FIXED_ORDERS = ("relevance", "buy-again", "interests-only")  # reported, never knob-tuned
+PIPELINE_ROW = "pipeline"  # `divrank eval --pipeline`: the same queries through the plugin
 NDCG_SHARE, ILD_GAIN, COVERAGE_GAIN = 0.97, 0.30, 0.40
 COLUMNS = (
     ("ndcg@10", "NDCG@10"),
@@ -195,17 +196,22 @@ def relevance_section(
                 f"{_gain(m['cat_cov@10'], e['cat_cov@10']):+.1%} | {met} |")  # fmt: skip
 
     lines.append(row(relevance, alone, "–") if e["ndcg@10"] > 0 else "")
-    best = learned_operating_point([q for q in valid if q.strategy == fusion], engine_v)
-    chosen = _point(test, fusion, best[1]) if best is not None else None
-    if chosen is None:
-        lines.append(f"| {fusion} | – | no knob keeps {LEARNED_NDCG:.2f}× engine NDCG on "
-                     "validation | | | | | | no |")  # fmt: skip
-    else:
+    # the live pipeline (`divrank eval --pipeline`) serves the same fusion: its own row, its
+    # own operating point on its own validation points
+    for name in (fusion, PIPELINE_ROW):
+        if name == PIPELINE_ROW and _point(test, name) is None:
+            continue
+        best = learned_operating_point([q for q in valid if q.strategy == name], engine_v)
+        chosen = _point(test, name, best[1]) if best is not None else None
+        if chosen is None:
+            lines.append(f"| {name} | – | no knob keeps {LEARNED_NDCG:.2f}× engine NDCG on "
+                         "validation | | | | | | no |")  # fmt: skip
+            continue
         m = chosen.metrics
         met = (m["ndcg@10"] >= LEARNED_NDCG * e["ndcg@10"]
                and _gain(m["ild@10"], e["ild@10"]) >= LEARNED_ILD
                and _gain(m["brand_cov@10"], e["brand_cov@10"]) >= LEARNED_BRAND)  # fmt: skip
-        lines.append(row(fusion, chosen, "yes" if met else "no"))
+        lines.append(row(name, chosen, "yes" if met else "no"))
     steps = knob_steps([q for q in test if q.strategy == fusion])
     if steps:
         lines += ["", f"Knob steps of {fusion} on test (NDCG@10 lost per 0.05 of the knob, as a "

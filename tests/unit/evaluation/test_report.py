@@ -146,3 +146,28 @@ def test_knob_steps_are_shares_of_the_knob_zero_ndcg() -> None:
               for d, n in ((0.0, 0.5), (0.05, 0.49), (0.1, 0.47), (0.2, 0.40), (0.25, 0.35))]
     assert knob_steps(points) == pytest.approx([0.02, 0.04, 0.10])  # 0.1 → 0.2 is no 0.05 step
     assert knob_steps(points[1:]) == []  # no knob 0 to measure against
+
+
+def test_the_live_pipeline_gets_its_own_learned_row_at_its_own_validation_knob() -> None:
+    from evaluation.report import relevance_section
+
+    def point(name: str, d: float, ndcg: float, ild: float, brand: float) -> SweepPoint:
+        metrics = {"ndcg@10": ndcg, "ild@10": ild, "brand_cov@10": brand, "cat_cov@10": 2.0,
+                   "ndcg_judged@10": ndcg, "judged@10": 0.2}  # fmt: skip
+        return SweepPoint(name, d, metrics, 1.0, 1.0, 10)
+
+    def sweep(pipeline_at: float) -> list[SweepPoint]:
+        out = [point("engine", 0.0, 0.40, 0.40, 4.0), point("relevance", 0.0, 0.48, 0.36, 3.8)]
+        for name in ("fusion-relevance", "pipeline"):
+            for d in (0.0, 0.2, 0.4):
+                good = name == "fusion-relevance" or d == pipeline_at
+                out.append(point(name, d, 0.43 if good else 0.30, 0.52, 5.6))
+        return out
+
+    lines = relevance_section(sweep(0.4), sweep(0.4))
+    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+    assert rows["pipeline"].split(" | ")[1] == "0.40" and rows["pipeline"].endswith("| yes |")
+    assert rows["fusion-relevance"].split(" | ")[1] == "0.40"
+    without = relevance_section([p for p in sweep(0.4) if p.strategy != "pipeline"],
+                                [p for p in sweep(0.4) if p.strategy != "pipeline"])  # fmt: skip
+    assert not any(line.startswith("| pipeline") for line in without)
