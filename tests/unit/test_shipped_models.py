@@ -14,6 +14,7 @@ import pytest
 
 from reranker.core import FEATURE_NAMES, rerank
 from reranker.core.types import Candidates, Knobs, UserProfile
+from reranker.core.weights import DEFAULT_WEIGHTS
 from reranker.model_io import load_weights
 
 MODELS = sorted((Path(__file__).resolve().parents[2] / "reranker" / "models").glob("*.json"))
@@ -79,3 +80,28 @@ def test_serves_a_user(path: Path) -> None:
     ranking = rerank(cands, 10, Knobs(diversity=0.5, strategy="fusion"), user=user, weights=weights)
     assert len(set(ranking.order.tolist())) == 10
     assert np.isfinite(ranking.scores).all()
+
+
+def test_the_relevance_models_weights_keep_the_item_memory() -> None:
+    """The sidecar ranks with the relevance model's own fusion weights whenever a request has
+    a query and titles; tuned on Home Depot (no users), they must still carry the defaults'
+    item memory and prior, or a returning shopper's rebuys would weigh nothing there."""
+    from dataclasses import replace
+
+    from reranker.relevance_io import DEFAULT_RELEVANCE_MODEL, load_relevance_model
+
+    model = load_relevance_model(DEFAULT_RELEVANCE_MODEL)
+    weights = model.fusion_weights
+    assert weights is not None and weights.notes == (), weights.notes
+    at0 = weights.effective(0.0)
+    for name in ("repeat_affinity", "seen_by_explorer", "popularity"):
+        assert at0[FEATURE_NAMES.index(name)] == DEFAULT_WEIGHTS.effective(0.0)[
+            FEATURE_NAMES.index(name)], name  # fmt: skip
+    titles = [f"Glacier Bay faucet model {k}" for k in range(12)]
+    cands = _candidates(12, seed=3)
+    scored = replace(cands, relevance=model.score("glacier bay faucet", titles, cands))
+    user = UserProfile(interests=np.zeros((0, 16), np.float32),
+                       interest_weights=np.zeros(0, np.float32),
+                       item_affinity={"i9": 0.9}, repeat_rate=0.8)  # fmt: skip
+    page = rerank(scored, 10, Knobs(diversity=0.0, strategy="fusion"), user=user, weights=weights)
+    assert page.order[0] == 9  # the shopper's usual, ninth by the model, comes first
