@@ -4,6 +4,7 @@ curve that goes with it, chosen on validation lists (synthetic here, seconds).""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from evaluation.sweep import build_contexts, sweep
 from reranker.core.normalize import learned_gains, normalize_learned
 from reranker.core.weights import DEFAULT_WEIGHTS
 from training.frontier import learned_target_score
-from training.gain_fit import CURVE_KNOBS, SCORE_KNOBS, fit_gain, with_temperature
+from training.gain_fit import SCORE_KNOBS, fit_gain, with_temperature
 
 
 def _lists(seed: int) -> tuple[list[RerankContext], list[Any], ItemTable]:
@@ -69,7 +70,7 @@ def test_the_chosen_temperature_scores_best_and_gets_its_own_knob_curve() -> Non
         assert score == pytest.approx(float(np.mean(own)))
     curve = fit.knob_curve
     assert curve[0] == (0.0, 0.0) and len(curve) in (2, 21)
-    assert all(b1 <= b2 for (_, b1), (_, b2) in zip(curve, curve[1:], strict=False))
+    assert all(b1 <= b2 for (_, b1), (_, b2) in pairwise(curve))
     assert fit == fit_gain(sets, DEFAULT_WEIGHTS, [0.0, 0.2, 1.0])  # deterministic
 
 
