@@ -26,6 +26,8 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
     log_kind: str  # tensorboard / csv / none
+    start_score: float = float("nan")  # the initial weights' validation score (epoch -1)
+    best_score: float = float("nan")
 
 
 def to_weights(values: torch.Tensor, slope: torch.Tensor, version: str) -> FusionWeights:
@@ -43,11 +45,14 @@ class BestEpoch:
     def __init__(self, score: float, values: torch.Tensor, slope: torch.Tensor, patience: int,
                  log_dir: Path | None, progress: Callable[[str], None] | None) -> None:  # fmt: skip
         self.best = (score, values.detach().clone(), slope.detach().clone(), -1)
+        self.start_score = score
         self.patience = patience
         self.stale = 0
         self.history: list[dict[str, float]] = []
         self.log = RunLog(log_dir) if log_dir is not None else None
         self.progress = progress
+        if progress is not None:
+            progress(f"start (epoch -1): valid score {score:.4f}")
 
     def record(self, epoch: int, row: dict[str, float], score: float, message: str,
                values: torch.Tensor, slope: torch.Tensor) -> bool:  # fmt: skip
@@ -73,4 +78,6 @@ class BestEpoch:
             history=self.history,
             best_epoch=self.best[3],
             log_kind=self.log.kind if self.log is not None else "none",
+            start_score=float(self.start_score),
+            best_score=float(self.best[0]),
         )

@@ -439,14 +439,17 @@ def train_command(
         target = out or ctx["settings"].cache_dir / "models" / f"fusion-{dataset}.safetensors"
         _save(target, result.weights, {
             "dataset": dataset, "retrieval": ctx["retrieval"], "seed": seed,
-            "best_epoch": result.best_epoch, "loss": loss.__dict__, "lr": lr,
+            "best_epoch": result.best_epoch, "start_score": result.start_score,
+            "best_score": result.best_score, "loss": loss.__dict__, "lr": lr,
             "select_by": select_by, "method": method,
             **({"temperature": temperature} if method == "policy" else {}),
             "train_lists": len(train_ctx), "valid_lists": len(valid_ctx),
         })  # fmt: skip
     except _FAILURES as exc:
         _fail(_describe(exc))
-    typer.echo(f"wrote {target} (best epoch {result.best_epoch}; {result.log_kind} logs in {runs})")
+    typer.echo(f"wrote {target} (best epoch {result.best_epoch}: valid score "
+               f"{result.start_score:.4f} at the start, {result.best_score:.4f} chosen; "
+               f"{result.log_kind} logs in {runs})")  # fmt: skip
 
 
 def train_relevance_command(

@@ -119,6 +119,8 @@ def test_selection_by_validation_score_never_returns_worse_than_the_start() -> N
     result = train(lists[:14], lists[14:], shallow=False, cfg=cfg, select=score)
     assert result.best_epoch == -1
     np.testing.assert_allclose(result.weights.effective(1.0), start, atol=1e-6)
+    assert result.start_score == result.best_score == pytest.approx(0.0, abs=1e-5)
+    assert all(row["valid/score"] < 0 for row in result.history)  # every epoch moved away
 
 
 def test_frontier_score_rewards_beating_the_baseline() -> None:
