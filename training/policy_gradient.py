@@ -170,8 +170,6 @@ def train_policy(
 
     start_score = quality(to_weights(values, slope, version))
     keeper = BestEpoch(start_score, values, slope, cfg.patience, cfg.log_dir, progress)
-    if progress is not None:
-        progress(f"start: valid score {start_score:.4f}")
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(train_lists))
         knobs = rng.choice(grid, size=len(train_lists))
