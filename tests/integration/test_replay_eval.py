@@ -326,12 +326,14 @@ def test_policy_gradient_trains_on_the_shops_users(
                     "--select-by", "ndcg", "--epochs", "2", "--valid-limit", "0",
                     "--log-dir", str(tmp_path / "log"), "--out", str(out), "--quiet")  # fmt: skip
     lines = done.stderr.splitlines()
-    start = float(next(line for line in lines if line.startswith("start: ")).split()[-1])
+    start = float(next(line for line in lines if line.startswith("start (epoch -1): ")).split()[-1])
     epochs = [float(line.split()[-1]) for line in lines if line.startswith("epoch ")]
     assert 1 <= len(epochs) <= 2
     meta = json.loads(out.read_text())["metadata"]
     assert meta["method"] == "policy" and meta["dataset"].startswith("replay-")
     best = meta["best_epoch"]
     assert best == -1 or epochs[best] > start
+    assert meta["start_score"] == pytest.approx(start, abs=1e-4)
+    assert meta["best_score"] == pytest.approx(start if best == -1 else epochs[best], abs=1e-4)
     load_weights(out)  # JSON, no pickle
     assert (tmp_path / "log" / "metrics.csv").read_text().startswith("step,epoch")
