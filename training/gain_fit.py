@@ -81,7 +81,7 @@ def fit_gain(
             per_set.append(learned_target_score(points, engine_point))
         scores[float(t)] = float(np.mean(per_set))
         say(f"temperature {t:g}: {scores[float(t)]:.4f} ({', '.join(f'{s:.3f}' for s in per_set)})")
-    best = max(scores, key=lambda t: (scores[t], -list(scores).index(t)))
+    best = max(scores, key=scores.__getitem__)  # max keeps the first of equal scores
     curves = []
     for lists, metrics, table in sets:
         points = sweep(with_temperature(lists, best), metrics, table, [fusion], CURVE_KNOBS,

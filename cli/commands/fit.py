@@ -71,6 +71,7 @@ def fit_gain_command(
     from evaluation.profiles import profile_from_history
     from evaluation.runner import sample
     from evaluation.sweep import build_contexts
+    from reranker.core.normalize import MAX_GAIN_TEMPERATURE
     from reranker.core.weights import DEFAULT_WEIGHTS
     from reranker.relevance_io import load_relevance_model, save_relevance_model
     from training.gain_fit import fit_gain
@@ -79,8 +80,8 @@ def fit_gain_command(
         grid = [float(t) for t in temperatures.split(",") if t.strip()]
     except ValueError:
         _fail(f"--temperatures must be comma-separated numbers, got {temperatures!r}")
-    if not grid or any(not 0 <= t <= 10 for t in grid):
-        _fail(f"--temperatures must lie in [0, 10], got {temperatures!r}")
+    if not grid or any(not 0 <= t <= MAX_GAIN_TEMPERATURE for t in grid):
+        _fail(f"--temperatures must lie in [0, {MAX_GAIN_TEMPERATURE:g}], got {temperatures!r}")
     try:
         model = load_relevance_model(into)
     except (OSError, ValueError) as exc:
