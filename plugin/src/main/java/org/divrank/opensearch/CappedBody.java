@@ -1,74 +1,40 @@
 package org.divrank.opensearch;
 
 import java.io.ByteArrayOutputStream;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Flow;
+import java.io.IOException;
+import java.io.InputStream;
 
 /**
  * Reads a reply body up to a byte cap: a sidecar (or anything answering at its URL) cannot make
- * the node buffer an unbounded reply. Past the cap the stream is cancelled and the body fails
- * with {@code sidecar_reply_too_large}.
+ * the node buffer an unbounded reply. Past the cap reading stops and the call fails with
+ * {@code sidecar_reply_too_large}; the caller then aborts the connection rather than closing the
+ * stream, which would read the rest of the body to keep the connection reusable.
  */
-final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
+final class CappedBody {
 
-    private final int maxBytes;
-    private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private Flow.Subscription subscription;
+    private CappedBody() {}
 
-    CappedBody(int maxBytes) {
-        this.maxBytes = maxBytes;
-    }
-
-    static HttpResponse.BodyHandler<byte[]> handler(int maxBytes) {
-        return info -> new CappedBody(maxBytes);
-    }
-
-    @Override
-    public CompletionStage<byte[]> getBody() {
-        return result;
-    }
-
-    @Override
-    public void onSubscribe(Flow.Subscription s) {
-        subscription = s;
-        s.request(Long.MAX_VALUE);
-    }
-
-    @Override
-    public void onNext(List<ByteBuffer> items) {
-        if (result.isDone()) {
-            return;
+    /**
+     * @param in            the body, not closed here
+     * @param contentLength declared length, negative when unknown (chunked)
+     */
+    static byte[] read(InputStream in, long contentLength, int maxBytes) throws IOException, SidecarFailure {
+        if (contentLength > maxBytes) {
+            throw tooLarge(maxBytes);
         }
-        for (ByteBuffer buffer : items) {
-            int n = buffer.remaining();
+        ByteArrayOutputStream out = new ByteArrayOutputStream(contentLength > 0 ? (int) contentLength : 4096);
+        byte[] buffer = new byte[8192];
+        int n;
+        while ((n = in.read(buffer)) != -1) {
             if ((long) out.size() + n > maxBytes) {
-                subscription.cancel();
-                result.completeExceptionally(
-                    new SidecarFailure(
-                        "sidecar_reply_too_large",
-                        "sidecar reply exceeds " + maxBytes + " bytes (divrank.sidecar.max_reply_bytes)"
-                    )
-                );
-                return;
+                throw tooLarge(maxBytes);
             }
-            byte[] chunk = new byte[n];
-            buffer.get(chunk);
-            out.write(chunk, 0, n);
+            out.write(buffer, 0, n);
         }
+        return out.toByteArray();
     }
 
-    @Override
-    public void onError(Throwable error) {
-        result.completeExceptionally(error);
-    }
-
-    @Override
-    public void onComplete() {
-        result.complete(out.toByteArray());
+    private static SidecarFailure tooLarge(int maxBytes) {
+        return new SidecarFailure("sidecar_reply_too_large", "sidecar reply exceeds " + maxBytes + " bytes (divrank.sidecar.max_reply_bytes)");
     }
 }

@@ -81,9 +81,10 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
     @Override
     public Map<String, Processor.Factory<SearchResponseProcessor>> getResponseProcessors(Parameters parameters) {
         Supplier<String> tokenSupplier = () -> token;
-        // The node's GENERIC pool (ThreadPool#generic): sidecar replies are parsed and pages cut
-        // there, never on the HTTP client's threads or the JDK common pool.
+        // The node's GENERIC pool (ThreadPool#generic): the sidecar call blocks there, and the
+        // reply is parsed and the page cut in the same task, never on a search or network thread.
         Executor generic = parameters.genericExecutor::accept;
+        DeadlineTimer timer = (delayMs, abort) -> parameters.scheduler.apply(delayMs, abort)::cancel;
         return Map.of(
             DivrankResponseProcessor.TYPE,
             new DivrankResponseProcessor.Factory(
@@ -92,7 +93,8 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
                 stats,
                 parameters.threadContext,
                 policy,
-                generic
+                generic,
+                timer
             )
         );
     }

@@ -1,5 +1,6 @@
 package org.divrank.opensearch;
 
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.opensearch.action.search.SearchRequest;
@@ -16,7 +17,6 @@ import org.opensearch.search.pipeline.SearchResponseProcessor;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -265,12 +265,13 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
 
     /** Builds the processor from its pipeline config ({@link ProcessorConfig}) and the node's shared pieces. */
     public static final class Factory implements Processor.Factory<SearchResponseProcessor> {
-        private final IntFunction<HttpClient> clients;
+        private final IntFunction<CloseableHttpClient> clients;
         private final Supplier<String> token;
         private final DivrankStats stats;
         private final ThreadContext threadContext;
         private final SidecarPolicy policy;
         private final Executor executor;
+        private final DeadlineTimer timer;
 
         /**
          * @param clients       shared HTTP client per connect timeout
@@ -278,15 +279,17 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
          * @param stats         node-local counters
          * @param threadContext node thread context, restored when the listener is called ({@code null} in unit tests)
          * @param policy        node-level sidecar host allow-list and reply cap
-         * @param executor      node thread pool that runs the sidecar call's completion (the generic pool)
+         * @param executor      node thread pool that makes the sidecar call and runs its completion (the generic pool)
+         * @param timer         aborts a sidecar call at its hard deadline (the node's scheduler)
          */
         public Factory(
-            IntFunction<HttpClient> clients,
+            IntFunction<CloseableHttpClient> clients,
             Supplier<String> token,
             DivrankStats stats,
             ThreadContext threadContext,
             SidecarPolicy policy,
-            Executor executor
+            Executor executor,
+            DeadlineTimer timer
         ) {
             this.clients = clients;
             this.token = token;
@@ -294,6 +297,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             this.threadContext = threadContext;
             this.policy = policy;
             this.executor = executor;
+            this.timer = timer;
         }
 
         @Override
@@ -308,8 +312,10 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             ProcessorConfig parsed = ProcessorConfig.parse(tag, config, policy);
             List<SidecarClient> sidecars = new ArrayList<>();
             for (URI base : parsed.sidecarUrls()) {
-                HttpClient http = clients.apply(parsed.connectMs());
-                sidecars.add(new SidecarClient(http, base, parsed.connectMs(), parsed.readMs(), token, policy.maxReplyBytes(), executor));
+                CloseableHttpClient http = clients.apply(parsed.connectMs());
+                sidecars.add(
+                    new SidecarClient(http, base, parsed.connectMs(), parsed.readMs(), token, policy.maxReplyBytes(), executor, timer)
+                );
             }
             SidecarPool pool = new SidecarPool(sidecars, SIDECAR_BACKOFF_MS, System::currentTimeMillis);
             return new DivrankResponseProcessor(tag, description, ignoreFailure, parsed, pool, stats, threadContext, executor);

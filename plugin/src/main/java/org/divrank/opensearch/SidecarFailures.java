@@ -3,10 +3,12 @@ package org.divrank.opensearch;
 import org.opensearch.OpenSearchStatusException;
 import org.opensearch.core.rest.RestStatus;
 
+import org.apache.hc.client5.http.ConnectTimeoutException;
+import org.apache.hc.core5.http.ConnectionRequestTimeoutException;
+
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpTimeoutException;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
@@ -70,10 +72,13 @@ final class SidecarFailures {
             }
         }
         Throwable cause = unwrap(error);
-        if (cause instanceof HttpConnectTimeoutException) {
+        if (cause instanceof ConnectTimeoutException) {
             return new SidecarFailure("sidecar_connect_timeout", "no connection to " + endpoint + " within the connect timeout", cause);
         }
-        if (cause instanceof HttpTimeoutException || cause instanceof TimeoutException) {
+        if (cause instanceof ConnectionRequestTimeoutException) {
+            return new SidecarFailure("sidecar_timeout", "every connection to " + endpoint + " stayed busy for " + deadlineMs + " ms", cause);
+        }
+        if (cause instanceof SocketTimeoutException || cause instanceof TimeoutException) {
             return new SidecarFailure("sidecar_timeout", "no answer from " + endpoint + " within " + deadlineMs + " ms", cause);
         }
         if (cause instanceof ConnectException) {

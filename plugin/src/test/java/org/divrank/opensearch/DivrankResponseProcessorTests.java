@@ -44,6 +44,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -64,6 +66,12 @@ class DivrankResponseProcessorTests {
     private SidecarConnections connections;
     /** Runs the sidecar call's completion; the node's generic pool in production. */
     private Executor executor = Runnable::run;
+    /** Aborts calls at their deadline; the node's scheduler in production. */
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    private final DeadlineTimer timer = (delayMs, abort) -> {
+        ScheduledFuture<?> scheduled = scheduler.schedule(abort, delayMs, TimeUnit.MILLISECONDS);
+        return () -> scheduled.cancel(false);
+    };
 
     @BeforeEach
     void start() throws Exception {
@@ -77,6 +85,7 @@ class DivrankResponseProcessorTests {
     void stop() {
         stub.close();
         connections.close();
+        scheduler.shutdownNow();
     }
 
     // ---- fixtures ---------------------------------------------------------------------------
@@ -93,7 +102,8 @@ class DivrankResponseProcessorTests {
             stats,
             null,
             SidecarPolicy.of(nodeSettings),
-            executor
+            executor,
+            timer
         );
         return factory.create(Map.of(), "divrank-test", null, false, config, null);
     }
@@ -789,6 +799,36 @@ class DivrankResponseProcessorTests {
         })) {
             Run run = run(processor(Map.of("sidecar_url", raw.url().toString())), new SearchSourceBuilder().size(10), 50);
             assertDegraded(run, "sidecar_io_error", 10);
+        }
+    }
+
+    @Test
+    void aKeptAliveConnectionTheSidecarClosedIsRetriedOnAFreshOne() throws Exception {
+        // Answers one request per connection and then closes it, without announcing it (as
+        // uvicorn does with an idle connection, or a restarted sidecar): the pooled connection
+        // is dead when the next search takes it, and that search must still be re-ranked.
+        StringBuilder json = new StringBuilder("{\"ids\":[");
+        for (int i = 9; i >= 0; i--) {
+            json.append('"').append('d').append(i).append('"').append(i > 0 ? "," : "]}");
+        }
+        byte[] body = RawSidecar.ascii(json.toString());
+        AtomicInteger connections = new AtomicInteger();
+        try (RawSidecar raw = new RawSidecar((socket, out) -> {
+            connections.incrementAndGet();
+            out.write(RawSidecar.ascii("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n"));
+            out.write(body);
+            out.flush();
+        })) {
+            DivrankResponseProcessor processor = processor(Map.of("sidecar_url", raw.url().toString()));
+            for (int i = 0; i < 3; i++) {
+                Run run = run(processor, new SearchSourceBuilder().size(10), 50);
+                assertNull(run.failure);
+                DivrankResponseExt ext = ext(run.response);
+                assertTrue(ext.applied() && !ext.degraded(), "search " + i + ": " + ext.reason());
+                assertEquals("d9", run.response.getHits().getHits()[0].getId());
+            }
+            assertEquals(3, connections.get());
+            assertEquals(0, stats.degraded());
         }
     }
 
