@@ -8,33 +8,32 @@ candidate fields are ignored so the plugin may send more than we read.
 A candidate's vector may come as a JSON array (``embedding``) or as base64 of little-endian
 float32 (``embedding_b64``): the compact form is a third of the bytes and decodes with
 ``np.frombuffer``, with no Python float per number (that parse dominated the request's cost).
+The texts are decoded after validation, the window's in one pass (``base64_vectors.py``).
 """
 
 from __future__ import annotations
 
-import binascii
-import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import pybase64
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from reranker.app.base64_vectors import decode_one
 from reranker.contract import MAX_HISTORY, STRATEGIES
 
 __all__ = [
-    "FLOAT32_BYTES",
     "MAX_ID_LENGTH",
     "Base64Vector",
     "Candidate",
@@ -88,62 +87,14 @@ def _check_dimension(vector: Vector, info: ValidationInfo) -> Vector:
     return vector
 
 
-FLOAT32_BYTES = 4
-
-
-def _decode_float32(text: str, info: ValidationInfo) -> np.ndarray:
-    """base64 of little-endian float32 → a (d,) float32 array, checked like a JSON embedding."""
-    limit = _limits(info).max_dimension
-    if len(text) > 4 * -(-limit * FLOAT32_BYTES // 3):  # longer than the largest allowed vector
-        raise PydanticCustomError(
-            "dimension_too_large",
-            "embedding_b64 holds about {dimension} numbers, the limit is {limit}",
-            {"dimension": len(text) * 3 // (4 * FLOAT32_BYTES), "limit": limit},
-        )
-    try:
-        # pybase64 (SIMD) decodes a 100 x 384 window about 8x faster than binascii: 0.3 ms of
-        # each request. validate=True: no stray characters, padding only where it belongs.
-        raw = pybase64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise PydanticCustomError(
-            "invalid_base64", "not valid base64 (standard alphabet, '=' padding)"
-        ) from None
-    if not raw:
-        raise PydanticCustomError("empty_vector", "an embedding needs at least one number")
-    if len(raw) % FLOAT32_BYTES:
-        raise PydanticCustomError(
-            "vector_length",
-            "decodes to {length} bytes, not a whole number of float32 values (4 bytes each)",
-            {"length": len(raw)},
-        )
-    vector = np.frombuffer(raw, dtype="<f4")
-    if vector.shape[0] > limit:
-        raise PydanticCustomError(
-            "dimension_too_large",
-            "embedding has {dimension} numbers, the limit is {limit}",
-            {"dimension": vector.shape[0], "limit": limit},
-        )
-    # one reduction for the common case: the sum is finite when every value is (an overflowing
-    # sum of finite values only sends us to the exact check)
-    if not math.isfinite(vector.sum()) and not (finite := np.isfinite(vector)).all():
-        position = int(np.argmin(finite))
-        raise PydanticCustomError(
-            "finite_number",
-            "embedding_b64 holds a non-finite value ({value}) at position {position}",
-            {"value": str(vector[position]), "position": position},
-        )
-    return vector
-
-
 class _Float32Base64:
-    """Pydantic hook for ``Base64Vector``: a strict JSON string in, a float32 array out."""
+    """Pydantic hook for ``Base64Vector``: a strict JSON string, documented as base64 float32.
+    It is decoded after validation, for the whole window at once (``base64_vectors.py``)."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.with_info_after_validator_function(
-            _decode_float32, core_schema.str_schema(strict=True)
-        )
+        return core_schema.str_schema(strict=True)
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -155,7 +106,7 @@ class _Float32Base64:
         }
 
 
-Base64Vector = Annotated[np.ndarray, _Float32Base64()]
+Base64Vector = Annotated[str, _Float32Base64()]
 
 
 class _Lenient(BaseModel):
@@ -208,17 +159,21 @@ class Candidate(_Lenient):
 
     @field_validator("embedding_b64")
     @classmethod
-    def _one_vector(cls, vector: np.ndarray | None, info: ValidationInfo) -> np.ndarray | None:
-        if vector is not None and info.data.get("embedding") is not None:
+    def _one_vector(cls, text: str | None, info: ValidationInfo) -> str | None:
+        if text is not None and info.data.get("embedding") is not None:
             raise PydanticCustomError(
                 "embedding_conflict", "send either embedding or embedding_b64, not both"
             )
-        return vector
+        return text
 
     @property
     def vector(self) -> np.ndarray | Vector | None:
         """The candidate's vector in whichever form it came."""
-        return self.embedding_b64 if self.embedding_b64 is not None else self.embedding
+        if self.embedding_b64 is None:
+            return self.embedding
+        # parse_rerank_request decodes the window at once (RerankRequest.vectors); this is for
+        # a candidate built some other way
+        return decode_one(self.embedding_b64, Limits().max_dimension)
 
     @property
     def vector_field(self) -> str:
@@ -265,6 +220,25 @@ class RerankRequest(_Lenient):
         "n of size s send k = n*s and page_size = s: the first picks are then the earlier pages'",
     )
     knobs: Knobs = Field(default_factory=lambda: Knobs())
+    # the candidates' vectors, base64 ones decoded (validation.decode_vectors), and their
+    # (n, d) matrix when every candidate sent base64 of one dimension
+    _vectors: list[np.ndarray | Vector | None] | None = PrivateAttr(default=None)
+    _matrix: np.ndarray | None = PrivateAttr(default=None)
+
+    def vectors(self) -> list[np.ndarray | Vector | None]:
+        """Each candidate's vector in whichever form it came, ``None`` where none came."""
+        decoded = self._vectors
+        return decoded if decoded is not None else [c.vector for c in self.candidates]
+
+    def vector_matrix(self) -> np.ndarray | None:
+        """All the window's vectors as one read-only (n, d) float32 matrix, when they came so."""
+        return self._matrix
+
+    def set_vectors(
+        self, vectors: list[np.ndarray | Vector | None], matrix: np.ndarray | None
+    ) -> None:
+        self._vectors = vectors
+        self._matrix = matrix
 
     @field_validator("candidates")
     @classmethod

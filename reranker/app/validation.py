@@ -15,9 +15,10 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from reranker.app.base64_vectors import decode_window
 from reranker.app.schemas import Limits, RerankRequest
 
-__all__ = ["MAX_REPORTED_ERRORS", "parse_rerank_request", "request_errors"]
+__all__ = ["MAX_REPORTED_ERRORS", "decode_vectors", "parse_rerank_request", "request_errors"]
 
 MAX_REPORTED_ERRORS = 20
 _MAX_ECHO_CHARS = 200
@@ -82,8 +83,7 @@ def request_errors(request: RerankRequest) -> list[ErrorDetail]:
 
     dim: int | None = None
     dim_source = ""
-    for i, cand in enumerate(request.candidates):
-        vector = cand.vector
+    for i, (cand, vector) in enumerate(zip(request.candidates, request.vectors(), strict=True)):
         if vector is None:
             continue
         if dim is None:
@@ -121,13 +121,30 @@ def request_errors(request: RerankRequest) -> list[ErrorDetail]:
     return errors[:MAX_REPORTED_ERRORS]
 
 
+def decode_vectors(request: RerankRequest, limits: Limits) -> list[ErrorDetail]:
+    """Decodes every ``embedding_b64`` of the window at once; one error per bad text."""
+    cands = request.candidates
+    texts = [c.embedding_b64 for c in cands]
+    if all(t is None for t in texts):
+        request.set_vectors([c.embedding for c in cands], None)
+        return []
+    window = decode_window(texts, limits.max_dimension)
+    pairs = zip(cands, window.vectors, strict=True)
+    vectors: list[Any] = [c.embedding if c.embedding_b64 is None else v for c, v in pairs]
+    request.set_vectors(vectors, window.matrix)
+    return [
+        _error(["candidates", i, "embedding_b64"], exc.kind, exc.message)
+        for i, exc in window.errors[:MAX_REPORTED_ERRORS]
+    ]
+
+
 def parse_rerank_request(body: bytes, limits: Limits) -> RerankRequest:
     """Parse and check a body; raises ``RequestValidationError`` (422) with field locations."""
     try:
         request = RerankRequest.model_validate_json(body, context=limits)
     except ValidationError as exc:
         raise RequestValidationError(_from_pydantic(exc)) from None
-    errors = request_errors(request)
+    errors = decode_vectors(request, limits) or request_errors(request)
     if errors:
         raise RequestValidationError(errors)
     return request

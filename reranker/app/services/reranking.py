@@ -43,7 +43,11 @@ class Reranker:
     def may_block(self, request: RerankRequest) -> bool:
         """Whether answering needs a look-up over the network (else it is pure CPU work)."""
         if request.index is not None and self.vectors is not None:
-            missing = [c.id for c in request.candidates if c.vector is None]
+            missing = [
+                c.id
+                for c, v in zip(request.candidates, request.vectors(), strict=True)
+                if v is None
+            ]
             if missing and not self.vectors.all_cached(request.index, missing):
                 return True
             history = request.user.history if request.user else None
@@ -112,7 +116,9 @@ class Reranker:
         return replace(candidates, relevance=model.score(request.query, titles, candidates))
 
     def _candidate_records(self, request: RerankRequest, notes: list[str]) -> dict[str, ItemRecord]:
-        missing = [c.id for c in request.candidates if c.vector is None]
+        missing = [
+            c.id for c, v in zip(request.candidates, request.vectors(), strict=True) if v is None
+        ]
         if not missing or request.index is None or self.vectors is None:
             return {}
         try:
@@ -148,9 +154,7 @@ class Reranker:
             try:
                 found = self.vectors.fetch(request.index, history.item_ids)
                 records = [found[i] for i in history.item_ids if i in found]
-                categories = [
-                    found[i].category if i in found else None for i in history.item_ids
-                ]
+                categories = [found[i].category if i in found else None for i in history.item_ids]
             except LookupUnavailable:
                 notes.append("history_unavailable")
         return vectors, records, categories

@@ -102,14 +102,17 @@ def to_candidates(
     n = len(cands)
     records = [fetched.get(c.id) for c in cands]
 
-    vectors = [c.vector for c in cands]
+    vectors = request.vectors()
     dim = next((len(v) for v in vectors if v is not None), None)
     if dim is None:
         dim = next(
             (len(r.embedding) for r in records if r is not None and r.embedding is not None), None
         )
     embeddings: np.ndarray | None = None
-    if dim is not None:
+    matrix = request.vector_matrix()
+    if matrix is not None:  # every candidate sent base64: no row-by-row copy
+        embeddings = _unit_rows(matrix)
+    elif dim is not None:
         embeddings = np.zeros((n, dim), dtype=np.float32)
         present = np.zeros(n, dtype=bool)
         for i, (vector, record) in enumerate(zip(vectors, records, strict=True)):

@@ -29,9 +29,12 @@ def _post(client: httpx.Client, body: Payload) -> httpx.Response:
     return client.post("/v1/rerank", json=body)
 
 
+@pytest.mark.parametrize("dim", [16, 12])  # 12: texts without padding, decoded in one pass
 @pytest.mark.parametrize("strategy", ["fusion", "mmr", "dpp"])
-def test_b64_answer_equals_json_answer(client: httpx.Client, kit: Any, strategy: str) -> None:
-    body = kit.payload(n=12, dim=16, k=12, diversity=0.7, strategy=strategy, explain=True)
+def test_b64_answer_equals_json_answer(
+    client: httpx.Client, kit: Any, strategy: str, dim: int
+) -> None:
+    body = kit.payload(n=12, dim=dim, k=12, diversity=0.7, strategy=strategy, explain=True)
     as_json = _post(client, body)
     as_b64 = _post(client, _as_b64(body))
     assert as_json.status_code == 200 and as_b64.status_code == 200, as_b64.text
@@ -90,6 +93,20 @@ def test_bad_b64_is_a_422_naming_the_field(
     assert detail["loc"] == ["body", "candidates", 1, "embedding_b64"]
     assert detail["type"] == kind
     assert len(response.text) < 2000, "a large input is never echoed back"
+
+
+def test_a_bad_vector_in_a_window_decoded_in_one_pass_is_named(
+    client: httpx.Client, kit: Any
+) -> None:
+    body = _as_b64(kit.payload(n=6, dim=12))
+    values = np.ones(12, dtype="<f4")
+    values[9] = np.inf
+    body["candidates"][4]["embedding_b64"] = _b64(values)
+    response = _post(client, body)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "candidates", 4, "embedding_b64"]
+    assert detail["type"] == "finite_number" and "position 9" in detail["msg"]
 
 
 def test_nan_position_is_reported(client: httpx.Client, kit: Any) -> None:
