@@ -414,6 +414,8 @@ def test_stopped_sidecar_gives_engine_order_fast_and_counts_it(
         body = {"size": 10, "query": QUERY, "ext": {"divrank": {"diversity": 0.9}}}
         live = search(client, catalog.index, body, name)
         assert live["ext"]["divrank"]["applied"] is True
+        timed = _stats(client)  # the node's own time and the sidecar's, per re-ranked search
+        assert timed["processor_mean_ms"] >= timed["sidecar_mean_ms"] > 0
         own.stop()
         before = _stats(client)
         started = time.perf_counter()

@@ -204,7 +204,9 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             elapsedMs(started),
             sidecarNanos / 1_000_000L
         );
-        listener.onResponse(ResponsePage.rebuild(response, hits, ext));
+        SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
+        stats.processed(System.nanoTime() - started);
+        listener.onResponse(answer);
     }
 
     private SearchResponse reorder(
@@ -230,7 +232,9 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             elapsedMs(started),
             sidecarNanos / 1_000_000L
         );
-        return ResponsePage.rebuild(response, hits, ext);
+        SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
+        stats.processed(System.nanoTime() - started);
+        return answer;
     }
 
     private static String indexOf(SearchHit[] window, SearchRequest request) {

@@ -23,6 +23,8 @@ public final class DivrankStats implements ToXContentObject {
     private final LongAdder failed = new LongAdder();
     private final LongAdder sidecarCalls = new LongAdder();
     private final LongAdder sidecarMicros = new LongAdder();
+    private final LongAdder processedCalls = new LongAdder();
+    private final LongAdder processedMicros = new LongAdder();
     private final Map<String, LongAdder> degradedByReason = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> skippedByReason = new ConcurrentHashMap<>();
 
@@ -38,6 +40,12 @@ public final class DivrankStats implements ToXContentObject {
     void sidecarCall(long nanos) {
         sidecarCalls.increment();
         sidecarMicros.add(nanos / 1000);
+    }
+
+    /** Time in the processor for a search that called the sidecar, sidecar call included. */
+    void processed(long nanos) {
+        processedCalls.increment();
+        processedMicros.add(nanos / 1000);
     }
 
     void skipped(String reason) {
@@ -75,6 +83,21 @@ public final class DivrankStats implements ToXContentObject {
         return failed.sum();
     }
 
+    /** Mean wait for the sidecar per call, in ms (0 before any call). */
+    public double sidecarMeanMs() {
+        long calls = sidecarCalls.sum();
+        return calls == 0 ? 0.0 : sidecarMicros.sum() / 1000.0 / calls;
+    }
+
+    /**
+     * Mean time in the processor per search that called the sidecar (body, call, page cut), in
+     * ms: minus {@link #sidecarMeanMs()} it is what the node itself spends on divrank.
+     */
+    public double processorMeanMs() {
+        long calls = processedCalls.sum();
+        return calls == 0 ? 0.0 : processedMicros.sum() / 1000.0 / calls;
+    }
+
     /** Degraded or failed responses for one reason code. */
     public long degradedFor(String reason) {
         LongAdder counter = degradedByReason.get(reason);
@@ -90,8 +113,8 @@ public final class DivrankStats implements ToXContentObject {
         builder.field("degraded", degraded.sum());
         builder.field("failed", failed.sum());
         builder.field("sidecar_calls", sidecarCalls.sum());
-        long calls = sidecarCalls.sum();
-        builder.field("sidecar_mean_ms", calls == 0 ? 0.0 : sidecarMicros.sum() / 1000.0 / calls);
+        builder.field("sidecar_mean_ms", sidecarMeanMs());
+        builder.field("processor_mean_ms", processorMeanMs());
         builder.field("degraded_by_reason", snapshot(degradedByReason));
         builder.field("skipped_by_reason", snapshot(skippedByReason));
         return builder.endObject();

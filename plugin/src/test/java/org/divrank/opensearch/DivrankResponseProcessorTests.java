@@ -388,6 +388,19 @@ class DivrankResponseProcessorTests {
     }
 
     @Test
+    void statsTimeTheProcessorAndTheSidecarCall() throws Exception {
+        assertEquals(0.0, stats.processorMeanMs());
+        stub.script(body -> {
+            StubSidecar.Reply reply = StubSidecar.reverse(body);
+            return new StubSidecar.Reply(reply.status(), reply.body(), 30);
+        });
+        Run run = run(processor(Map.of()), new SearchSourceBuilder().size(10), 50);
+        assertTrue(ext(run.response).applied());
+        assertTrue(stats.sidecarMeanMs() >= 30, "sidecar " + stats.sidecarMeanMs());
+        assertTrue(stats.processorMeanMs() >= stats.sidecarMeanMs(), stats.processorMeanMs() + " < " + stats.sidecarMeanMs());
+    }
+
+    @Test
     void lateSidecarFallsBackWithinTheTimeout() throws Exception {
         stub.script(body -> new StubSidecar.Reply(200, "{\"ids\":[]}", 3000));
         Run run = run(processor(Map.of()), new SearchSourceBuilder().size(10), 50);
