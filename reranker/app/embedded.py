@@ -17,7 +17,6 @@ from fastapi import FastAPI
 
 from config.settings import Settings
 from reranker.app.main import create_app
-from reranker.app.one_write_http import OneWriteHttpToolsProtocol
 
 __all__ = ["EmbeddedSidecar", "embedded_sidecar"]
 
@@ -28,13 +27,7 @@ class EmbeddedSidecar:
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
         self._sock = sock
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            http=OneWriteHttpToolsProtocol,
-        )
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -8,8 +8,6 @@ about 40 ms added to every request (measured: /healthz 1.2 ms with one worker, 4
 two). Binding the socket here with an explicit ``IPPROTO_TCP`` and handing it to uvicorn's own
 multi-process supervisor keeps uvicorn's worker management and removes the delay.
 
-Each response goes out in one write, headers and body together (``one_write_http.py``).
-
 BLAS runs single-threaded in each worker unless the operator set a thread count: ranking does
 small mat-vecs (100 x 384), where a second BLAS thread adds hand-off cost and, on a box shared
 with the engine, its spinning steals the engine's CPU; parallelism comes from ``--workers``.
@@ -61,8 +59,6 @@ def run(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from reranker.app.one_write_http import OneWriteHttpToolsProtocol
-
     single_threaded_blas()
     if workers <= 1:
         uvicorn.run(
@@ -72,7 +68,6 @@ def run(
             port=port,
             log_level=log_level,
             access_log=access_log,
-            http=OneWriteHttpToolsProtocol,
         )
         return
     config = uvicorn.Config(
@@ -83,7 +78,6 @@ def run(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
-        http=OneWriteHttpToolsProtocol,
     )
     sock = bind_tcp(host, port)
     try:
