@@ -114,6 +114,7 @@ public final class DivrankStats implements ToXContentObject {
         builder.field("failed", failed.sum());
         builder.field("sidecar_calls", sidecarCalls.sum());
         builder.field("sidecar_mean_ms", sidecarMeanMs());
+        builder.field("processed", processedCalls.sum());
         builder.field("processor_mean_ms", processorMeanMs());
         builder.field("degraded_by_reason", snapshot(degradedByReason));
         builder.field("skipped_by_reason", snapshot(skippedByReason));
