@@ -16,7 +16,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
-from reranker.contract import STRATEGIES
+from reranker.contract import DEFAULT_DIVERSITY, STRATEGIES
 
 __all__ = [
     "DEFAULT_PIPELINE_SETTING",
@@ -48,7 +48,7 @@ class PipelineConfig:
     connect_timeout_ms: int = 200
     read_timeout_ms: int = 1000
     window_size: int = 100
-    default_diversity: float = 0.5
+    default_diversity: float = DEFAULT_DIVERSITY
     default_strategy: str = "fusion"
     fail_open: bool = True
     send_embeddings: bool = True

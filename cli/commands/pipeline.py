@@ -10,6 +10,7 @@ import typer
 from cli import pipeline
 from config.connection import EngineUnavailable, connect
 from config.settings import get_settings
+from reranker.contract import DEFAULT_DIVERSITY
 
 app = typer.Typer(help="Create the divrank search pipeline and set it as an index default.")
 
@@ -51,7 +52,7 @@ def install(
     read_timeout_ms: Annotated[int, typer.Option(min=1, max=60_000)] = 1000,
     diversity: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Default diversity when ext omits it.")
-    ] = 0.5,
+    ] = DEFAULT_DIVERSITY,
     strategy: Annotated[
         str, typer.Option(help="Default strategy: engine|personalized|mmr|dpp|fusion.")
     ] = "fusion",

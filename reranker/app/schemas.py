@@ -31,7 +31,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from reranker.app.base64_vectors import decode_one
-from reranker.contract import MAX_HISTORY, STRATEGIES
+from reranker.contract import DEFAULT_DIVERSITY, MAX_HISTORY, STRATEGIES
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -186,7 +186,7 @@ class Knobs(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid", strict=True)
 
     diversity: float = Field(
-        0.5, ge=0.0, le=1.0, description="0 = relevance only, 1 = most diverse"
+        DEFAULT_DIVERSITY, ge=0.0, le=1.0, description="0 = relevance only, 1 = most diverse"
     )
     strategy: StrategyName = "fusion"
     explain: bool = False

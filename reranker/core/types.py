@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from reranker.contract import DEFAULT_DIVERSITY
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 
@@ -65,7 +67,7 @@ class UserProfile:
 class Knobs:
     """Per-request controls. ``diversity`` in [0, 1]; 1 = most diverse."""
 
-    diversity: float = 0.5
+    diversity: float = DEFAULT_DIVERSITY
     strategy: str = "fusion"
     explain: bool = False
     max_per_brand: int | None = None  # None = derived from diversity

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from reranker.contract import DEFAULT_DIVERSITY
 from reranker.hook.backends import RerankBackend, RerankFailure, SidecarClient
 from reranker.hook.knobs import DivrankRequestError, HookKnobs, parse_ext
 from reranker.hook.query_text import query_text
@@ -78,7 +79,7 @@ class HookConfig:
     price_field: str = "price"
     title_field: str = "title"  # sent for the sidecar's learned relevance model
     send_embeddings: bool = True
-    default_diversity: float = 0.5
+    default_diversity: float = DEFAULT_DIVERSITY
     default_strategy: str = "fusion"
     fail_open: bool = True
 

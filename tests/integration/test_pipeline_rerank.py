@@ -23,6 +23,7 @@ from opensearchpy.exceptions import TransportError
 
 from cli import pipeline
 from indexer.mapping import item_index_body
+from reranker.contract import DEFAULT_DIVERSITY
 
 pytestmark = pytest.mark.integration
 
@@ -192,9 +193,9 @@ def test_without_ext_defaults_apply_and_diversity_zero_is_engine_order_without_t
 ) -> None:
     plain = search(client, catalog.index, {"size": 10, "query": QUERY}, pipe)
     assert plain["ext"]["divrank"]["applied"] is True
-    assert plain["ext"]["divrank"]["diversity"] == 0.5
+    assert plain["ext"]["divrank"]["diversity"] == DEFAULT_DIVERSITY
     default_answer = sidecar_answer(
-        client, sidecar, catalog, 100, {"diversity": 0.5, "strategy": "fusion"}
+        client, sidecar, catalog, 100, {"diversity": DEFAULT_DIVERSITY, "strategy": "fusion"}
     )
     assert ids(plain) == default_answer
 

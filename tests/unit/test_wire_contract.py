@@ -34,6 +34,12 @@ def java_int(source: str, name: str) -> int:
     return int(found.group(1))
 
 
+def java_double(source: str, name: str) -> float:
+    found = re.search(rf"static final double {name} = ([0-9.]+);", source)
+    assert found is not None, f"{name} not found"
+    return float(found.group(1))
+
+
 def test_strategies_match_the_plugin_enum() -> None:
     assert java_strategies(_java("Strategy.java")) == contract.STRATEGIES
 
@@ -43,12 +49,28 @@ def test_limits_match_the_plugin(name: str) -> None:
     assert java_int(_java("DivrankSearchExt.java"), name) == getattr(contract, name)
 
 
+def test_default_diversity_matches_the_plugin() -> None:
+    java = java_double(_java("ProcessorConfig.java"), "DEFAULT_DIVERSITY_VALUE")
+    assert java == contract.DEFAULT_DIVERSITY
+
+
 def test_python_readers_use_the_contract() -> None:
     assert StrategyName.__args__ == contract.STRATEGIES  # type: ignore[attr-defined]
     from cli import pipeline
     from reranker.core.registry import STRATEGY_REGISTRY
 
     assert tuple(STRATEGY_REGISTRY) == contract.STRATEGIES
+    from reranker.app.schemas import Knobs as WireKnobs
+    from reranker.core.types import Knobs
+    from reranker.hook.search import HookConfig
+
+    defaults = (
+        Knobs().diversity,
+        WireKnobs().diversity,
+        pipeline.PipelineConfig().default_diversity,
+        HookConfig().default_diversity,
+    )
+    assert defaults == (contract.DEFAULT_DIVERSITY,) * 4
     with pytest.raises(ValueError, match="default_strategy"):
         pipeline.PipelineConfig(default_strategy="greedy")
 
@@ -56,6 +78,7 @@ def test_python_readers_use_the_contract() -> None:
 def test_the_parsers_see_a_difference() -> None:
     assert java_strategies("public enum Strategy {\n    A,\n    B_C;\n") == ("a", "b_c")
     assert java_int("static final int X = 7;", "X") == 7
+    assert java_double("static final double Y = 0.25;", "Y") == 0.25
 
 
 def test_no_other_python_file_spells_the_strategy_list() -> None:

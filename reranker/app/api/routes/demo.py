@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reranker.app.api.deps import Authorized, SettingsDep
 from reranker.app.demo_search import DEMO_USERS, DemoError, compare, demo_client
+from reranker.contract import DEFAULT_DIVERSITY
 
 __all__ = ["DEMO_PAGE", "router"]
 
@@ -31,7 +32,9 @@ class DemoSearch(BaseModel):
 
     query: str = Field(min_length=1, max_length=2048, description="Free text, as a shopper types")
     user_id: str | None = Field(None, min_length=1, max_length=512, description="Demo user id")
-    diversity: float = Field(0.5, ge=0.0, le=1.0, description="ext.divrank.diversity")
+    diversity: float = Field(
+        DEFAULT_DIVERSITY, ge=0.0, le=1.0, description="ext.divrank.diversity"
+    )
     size: int = Field(10, ge=1, le=50, description="Hits per column")
 
 

@@ -43,7 +43,7 @@ record ProcessorConfig(List<URI> sidecarUrls, int connectMs, int readMs, Candida
     static final int DEFAULT_CONNECT_MS = 200;
     static final int DEFAULT_READ_MS = 1000;
     static final int MAX_TIMEOUT_MS = 60_000;
-    static final double DEFAULT_DIVERSITY_VALUE = 0.5;
+    static final double DEFAULT_DIVERSITY_VALUE = 0.2;
 
     private static final String TYPE = DivrankResponseProcessor.TYPE;
 

@@ -208,7 +208,7 @@ class DivrankResponseProcessorTests {
         assertEquals("item 0", first.get("title"));
         assertEquals(1000.0, ((Number) first.get("score")).doubleValue());
         Map<String, Object> knobs = (Map<String, Object>) body.get("knobs");
-        assertEquals(0.5, knobs.get("diversity"));
+        assertEquals(ProcessorConfig.DEFAULT_DIVERSITY_VALUE, knobs.get("diversity"));
         assertEquals("fusion", knobs.get("strategy"));
         assertEquals(false, knobs.get("explain"));
         assertFalse(knobs.containsKey("relevance_model")); // the sidecar's default decides
