@@ -3,6 +3,7 @@ curve that goes with it, chosen on validation lists (synthetic here, seconds).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
 from typing import Any
@@ -19,20 +20,13 @@ from training.frontier import learned_target_score
 from training.gain_fit import SCORE_KNOBS, fit_gain, with_temperature
 
 
-def _lists(seed: int) -> tuple[list[RerankContext], list[Any], ItemTable]:
+def _lists(
+    make_table: Callable[..., ItemTable], seed: int
+) -> tuple[list[RerankContext], list[Any], ItemTable]:
     """16 windows of 30 over a clustered catalog; the 'model' knows the judgments, noisily."""
     rng = np.random.default_rng(seed)
     n_items = 120
-    centers = rng.normal(size=(6, 8))
-    emb = centers[rng.integers(0, 6, n_items)] + 0.3 * rng.normal(size=(n_items, 8))
-    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
-    cats = rng.integers(0, 5, n_items).astype(np.int32)
-    table = ItemTable(ids=np.array([f"i{i}" for i in range(n_items)]), embeddings=emb,
-                      category=cats, cat_ptr=np.arange(n_items + 1, dtype=np.int32),
-                      cat_idx=cats.copy(), brand=rng.integers(0, 8, n_items).astype(np.int32),
-                      popularity=np.full(n_items, 1.0 / n_items),
-                      category_names=list("abcde"), brand_names=list("ABCDEFGH"),
-                      model="test")  # fmt: skip
+    table = make_table(rng, n_items, clusters=6, categories=5, brands=8)
     episodes, grades = [], []
     for q in range(16):
         rows = rng.choice(n_items, 30, replace=False).astype(np.int32)
@@ -52,8 +46,10 @@ def _lists(seed: int) -> tuple[list[RerankContext], list[Any], ItemTable]:
     return learned, metrics, table
 
 
-def test_the_chosen_temperature_scores_best_and_gets_its_own_knob_curve() -> None:
-    sets = [_lists(1), _lists(2)]
+def test_the_chosen_temperature_scores_best_and_gets_its_own_knob_curve(
+    make_table: Callable[..., ItemTable],
+) -> None:
+    sets = [_lists(make_table, 1), _lists(make_table, 2)]
     said: list[str] = []
     fit = fit_gain(sets, DEFAULT_WEIGHTS, [0.0, 0.2, 1.0], say=said.append)
     assert set(fit.scores) == {0.0, 0.2, 1.0} and len(said) == 3
@@ -74,8 +70,10 @@ def test_the_chosen_temperature_scores_best_and_gets_its_own_knob_curve() -> Non
     assert fit == fit_gain(sets, DEFAULT_WEIGHTS, [0.0, 0.2, 1.0])  # deterministic
 
 
-def test_curving_keeps_each_windows_order_and_needs_the_models_scores() -> None:
-    lists, _, _ = _lists(3)
+def test_curving_keeps_each_windows_order_and_needs_the_models_scores(
+    make_table: Callable[..., ItemTable],
+) -> None:
+    lists, _, _ = _lists(make_table, 3)
     curved = with_temperature(lists, 0.1)
     for before, after in zip(lists, curved, strict=True):
         assert before.learned is not None and after.learned is not None
@@ -89,5 +87,5 @@ def test_curving_keeps_each_windows_order_and_needs_the_models_scores() -> None:
     with pytest.raises(ValueError, match="validation lists"):
         fit_gain([], DEFAULT_WEIGHTS, [0.0])
     with pytest.raises(ValueError, match="at least one temperature"):
-        fit_gain([_lists(4)], DEFAULT_WEIGHTS, [])
+        fit_gain([_lists(make_table, 4)], DEFAULT_WEIGHTS, [])
 

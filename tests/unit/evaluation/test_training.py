@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,26 +157,13 @@ def test_direct_tuning_parameters_keep_the_engine_order_at_zero() -> None:
     assert at1[COL["calibration"]] == pytest.approx(base[COL["calibration"]])
 
 
-def _validation_set(seed: int) -> tuple[list[RerankContext], list[Any], ItemTable]:
+def _validation_set(
+    make_table: Callable[..., ItemTable], seed: int
+) -> tuple[list[RerankContext], list[Any], ItemTable]:
     """A small catalog (clustered vectors, 4 categories, 6 brands) and 12 episodes on it."""
     rng = np.random.default_rng(seed)
     n_items = 80
-    centers = rng.normal(size=(5, 8))
-    emb = centers[rng.integers(0, 5, n_items)] + 0.3 * rng.normal(size=(n_items, 8))
-    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
-    cats = rng.integers(0, 4, n_items).astype(np.int32)
-    table = ItemTable(
-        ids=np.array([f"i{seed}-{i}" for i in range(n_items)]),
-        embeddings=emb,
-        category=cats,
-        cat_ptr=np.arange(n_items + 1, dtype=np.int32),
-        cat_idx=cats.copy(),
-        brand=rng.integers(0, 6, n_items).astype(np.int32),
-        popularity=np.full(n_items, 1.0 / n_items),
-        category_names=list("abcd"),
-        brand_names=list("ABCDEF"),
-        model="test",
-    )
+    table = make_table(rng, n_items, clusters=5, categories=4, brands=6, id_prefix=f"i{seed}-")
     episodes = []
     for q in range(12):
         rows = rng.choice(n_items, 30, replace=False).astype(np.int32)
@@ -187,12 +175,14 @@ def _validation_set(seed: int) -> tuple[list[RerankContext], list[Any], ItemTabl
     return lists, metrics, table
 
 
-def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
+def test_direct_tuning_over_several_sources_scores_their_mean(
+    make_table: Callable[..., ItemTable],
+) -> None:
     from evaluation.strategies import CoreStrategy
     from reranker.core.weights import DEFAULT_WEIGHTS
     from training import frontier_scorer, tune_weights
 
-    sets = [_validation_set(1), _validation_set(2)]
+    sets = [_validation_set(make_table, 1), _validation_set(make_table, 2)]
     baselines = [CoreStrategy("mmr", "mmr"), CoreStrategy("dpp", "dpp")]
     knobs = (0.0, 0.3, 0.7, 1.0)
     result = tune_weights(sets, baselines, trials=4, seed=0, knobs=knobs)
@@ -207,11 +197,13 @@ def test_direct_tuning_over_several_sources_scores_their_mean() -> None:
         tune_weights([], baselines, trials=1, seed=0)
 
 
-def test_direct_tuning_for_the_targets_scores_the_operating_point() -> None:
+def test_direct_tuning_for_the_targets_scores_the_operating_point(
+    make_table: Callable[..., ItemTable],
+) -> None:
     from evaluation.strategies import CoreStrategy
     from training import frontier_scorer, tune_weights
 
-    sets = [_validation_set(3)]
+    sets = [_validation_set(make_table, 3)]
     knobs = (0.0, 0.1, 0.2, 0.4, 1.0)
     result = tune_weights(sets, [], trials=3, seed=1, knobs=knobs, objective="targets")
     lists, metrics, table = sets[0]
