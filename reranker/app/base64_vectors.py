@@ -107,7 +107,9 @@ def _single_pass(texts: Sequence[str], max_dimension: int) -> np.ndarray | None:
     if per_text % FLOAT32_BYTES or per_text // FLOAT32_BYTES > max_dimension:
         return None
     matrix = np.frombuffer(raw, dtype="<f4").reshape(len(texts), per_text // FLOAT32_BYTES)
-    if not math.isfinite(matrix.sum()) and not np.isfinite(matrix).all():
+    try:
+        _check_finite(matrix.reshape(-1))  # the text-by-text pass says where
+    except VectorFormatError:
         return None
     return matrix
 

@@ -42,7 +42,7 @@ public final class DivrankStats implements ToXContentObject {
         sidecarMicros.add(nanos / 1000);
     }
 
-    /** Time in the processor for a search that called the sidecar, sidecar call included. */
+    /** Time in the processor for a search it re-ranked or failed open, sidecar call included. */
     void processed(long nanos) {
         processedCalls.increment();
         processedMicros.add(nanos / 1000);
@@ -90,7 +90,7 @@ public final class DivrankStats implements ToXContentObject {
     }
 
     /**
-     * Mean time in the processor per search that called the sidecar (body, call, page cut), in
+     * Mean time in the processor per search it re-ranked or failed open (body, call, page cut), in
      * ms: minus {@link #sidecarMeanMs()} it is what the node itself spends on divrank.
      */
     public double processorMeanMs() {

@@ -70,7 +70,6 @@ public final class SidecarClient {
         this.requestConfig = RequestConfig.custom()
             .setResponseTimeout(Timeout.ofMilliseconds(readMs))
             .setConnectionRequestTimeout(Timeout.ofMilliseconds(deadlineMs))
-            .setRedirectsEnabled(false)
             .build();
         this.token = token;
         this.maxReplyBytes = maxReplyBytes;

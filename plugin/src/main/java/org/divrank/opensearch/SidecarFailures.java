@@ -11,7 +11,6 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeoutException;
 
 /**
  * What a failed re-rank maps to: its stable reason code ({@code ext.divrank.reason}), the counter
@@ -78,7 +77,7 @@ final class SidecarFailures {
         if (cause instanceof ConnectionRequestTimeoutException) {
             return new SidecarFailure("sidecar_timeout", "every connection to " + endpoint + " stayed busy for " + deadlineMs + " ms", cause);
         }
-        if (cause instanceof SocketTimeoutException || cause instanceof TimeoutException) {
+        if (cause instanceof SocketTimeoutException) {
             return new SidecarFailure("sidecar_timeout", "no answer from " + endpoint + " within " + deadlineMs + " ms", cause);
         }
         if (cause instanceof ConnectException) {
