@@ -155,6 +155,12 @@ class ProfileStore:
         self._alias = alias
         self._cache = cache
 
+    def cached(self, user_id: str) -> bool:
+        """Whether ``get`` would answer from memory (a fresh entry, found or known absent): the
+        caller can then skip the thread hand-off a network look-up needs."""
+        hit, _ = self._cache.get(user_id)
+        return hit
+
     def get(self, user_id: str) -> StoredProfile | None:
         """The stored profile, or None when the user has none.
 

@@ -41,20 +41,27 @@ class Reranker:
     vectors: VectorStore | None
 
     def may_block(self, request: RerankRequest) -> bool:
-        """Whether answering needs a look-up over the network (else it is pure CPU work)."""
+        """Whether answering may need a look-up over the network (else it is pure CPU work).
+
+        Cached look-ups count as CPU work: most requests of returning shoppers then skip the
+        thread hand-off. An entry that expires between this check and its use costs one
+        look-up on the event loop, bounded by the look-up timeout.
+        """
         if request.index is not None and self.vectors is not None:
             missing = [
                 c.id
                 for c, v in zip(request.candidates, request.vectors(), strict=True)
                 if v is None
             ]
-            if missing and not self.vectors.all_cached(request.index, missing):
-                return True
             history = request.user.history if request.user else None
             if history is not None and history.item_ids:
+                missing += history.item_ids
+            if missing and not self.vectors.all_cached(request.index, missing):
                 return True
         user_id = request.user.id if request.user else None
-        return self.profiles is not None and user_id is not None
+        if user_id is None or self.profiles is None:
+            return False
+        return not self.profiles.cached(user_id)
 
     def __call__(self, request: RerankRequest) -> RerankResponse:
         started = time.perf_counter()

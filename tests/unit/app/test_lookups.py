@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -304,3 +305,50 @@ def test_all_cached_answers_without_the_network() -> None:
     clock.now = 31.0
     assert not store.all_cached("items", ["i0", "i1"])  # the alias is due to be re-resolved
     assert len(client.search_calls) == 1
+
+
+def test_profile_store_says_when_it_answers_from_memory() -> None:
+    clock = Clock()
+    client = FakeClient({("profiles-v1", "u1"): GOOD_PROFILE}, {"profiles": ["profiles-v1"]})
+    store = ProfileStore(FakeConnection(client), "profiles", BoundedCache(10, 60.0, clock=clock))
+    assert not store.cached("u1") and not store.cached("stranger")
+    store.get("u1")
+    store.get("stranger")
+    assert store.cached("u1") and store.cached("stranger")  # found, and known absent
+    clock.now = 61.0
+    assert not store.cached("u1")  # expired: the next get reads the engine
+    assert client.get_calls == 2
+
+
+def _rerank_request(user: dict[str, Any] | None) -> Any:
+    from reranker.app.validation import Limits, parse_rerank_request
+
+    body: dict[str, Any] = {
+        "index": "items",
+        "candidates": [{"id": "i0", "score": 1.0, "embedding": [1.0, 0.0]}],
+        "k": 1,
+    }
+    if user is not None:
+        body["user"] = user
+    return parse_rerank_request(json.dumps(body).encode(), Limits(100, 4096))
+
+
+def test_only_uncached_look_ups_leave_the_event_loop() -> None:
+    from reranker.app.services.reranking import Reranker
+
+    docs = {("items-v1", "h1"): _item([0.0, 1.0])}
+    client = FakeClient(docs, {"items": ["items-v1"], "profiles": ["profiles-v1"]})
+    client.docs[("profiles-v1", "u1")] = GOOD_PROFILE
+    profiles = ProfileStore(FakeConnection(client), "profiles", BoundedCache(10, 60.0))
+    vectors = VectorStore(FakeConnection(client), BoundedCache(100), alias_refresh_s=30.0)
+    reranker = Reranker(model=None, profiles=profiles, vectors=vectors)  # type: ignore[arg-type]
+    anonymous = _rerank_request(None)
+    known = _rerank_request({"id": "u1"})
+    with_history = _rerank_request({"id": "u1", "history": {"item_ids": ["h1"]}})
+    assert not reranker.may_block(anonymous)  # pure CPU: the candidates carry their vectors
+    assert reranker.may_block(known)  # profile not read yet
+    profiles.get("u1")
+    assert not reranker.may_block(known)
+    assert reranker.may_block(with_history)  # history item not read yet
+    vectors.fetch("items", ["h1"])
+    assert not reranker.may_block(with_history)
