@@ -16,6 +16,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
+from indexer.items import ID_FIELD
 from reranker.contract import DEFAULT_DIVERSITY, STRATEGIES
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "delete",
     "get",
     "install",
+    "lean_window_ready",
     "pipeline_body",
     "resolve_indices",
     "set_default",
@@ -58,6 +60,9 @@ class PipelineConfig:
     price_field: str = "price"
     title_field: str = "title"  # for the sidecar's learned relevance model
     popularity_field: str = "popularity"  # the item prior, for personalisation
+    # the window from doc values only, the page's _source read after re-ranking (needs the
+    # indexer's item_id field: see lean_window_ready)
+    lean_window: bool = False
 
     def __post_init__(self) -> None:
         # The plugin validates too (400 at creation); failing here names the CLI option.
@@ -85,7 +90,8 @@ class PipelineConfig:
 
 def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     """The ``PUT _search/pipeline/<name>`` body for ``config``."""
-    response = {k: v for k, v in asdict(config).items() if k not in ("name", "window_size")}
+    window_keys = ("name", "window_size", "lean_window")
+    response = {k: v for k, v in asdict(config).items() if k not in window_keys}
     if not isinstance(config.sidecar_url, str):
         urls = list(config.sidecar_url)
         response["sidecar_url"] = urls[0] if len(urls) == 1 else urls
@@ -93,6 +99,16 @@ def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     if not config.send_embeddings:
         # The sidecar looks vectors up by id: the window fetch can leave them out of _source.
         window["exclude_from_window"] = [config.embedding_field]
+    if config.lean_window:
+        window["lean_window"] = True
+        window["lean_fields"] = {
+            "id": ID_FIELD,
+            "category": config.category_field,
+            "brand": config.brand_field,
+            "price": config.price_field,
+            "title": f"{config.title_field}.raw",
+            "popularity": config.popularity_field,
+        }
     return {
         "description": "divrank: personalization + diversity re-ranking through the sidecar",
         "request_processors": [{"divrank_window": window}],
@@ -154,6 +170,20 @@ def resolve_indices(client: OpenSearch, target: str) -> list[str]:
             f"{target!r} is not a valid alias or index name: {_reason(exc)}"
         ) from None
     raise PipelineError(f"no alias or index named {target!r} on the engine")
+
+
+def lean_window_ready(client: OpenSearch, target: str) -> bool:
+    """Whether every index behind ``target`` maps ``item_id`` as a keyword with doc values (the
+    divrank indexer writes it), so a lean window can read each hit's id without stored fields."""
+    try:
+        mappings = client.indices.get_mapping(index=",".join(resolve_indices(client, target)))
+    except TransportError as exc:
+        raise PipelineError(f"could not read the mapping of {target!r}: {_reason(exc)}") from None
+    for body in mappings.values():
+        field = body.get("mappings", {}).get("properties", {}).get(ID_FIELD, {})
+        if field.get("type") != "keyword" or field.get("doc_values") is False:
+            return False
+    return bool(mappings)
 
 
 def _put_setting(client: OpenSearch, indices: list[str], value: str | None) -> None:

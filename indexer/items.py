@@ -21,6 +21,9 @@ from indexer.rejects import Reason, RejectLog
 __all__ = ["CATEGORY_LEVELS", "ItemDoc", "normalize_category", "validate_items"]
 
 CATEGORY_LEVELS = 3
+# The item id again, as a keyword with doc values: the plugin's lean window reads a hit's id
+# without touching stored fields (``_id`` lives there). The plugin's LeanWindow default.
+ID_FIELD = "item_id"
 _SEPARATORS = re.compile(r"\s*(?:/|>|\|)\s*")
 
 
@@ -47,7 +50,9 @@ class ItemDoc:
 
     def source(self, vector: np.ndarray | list[float] | None) -> dict[str, Any]:
         """The ``_source`` we index (``_id`` is ``self.id``)."""
-        doc: dict[str, Any] = {"title": self.title, "description": self.description}
+        doc: dict[str, Any] = {
+            ID_FIELD: self.id, "title": self.title, "description": self.description
+        }
         if self.category:
             doc["category"] = self.category
             for depth, level in enumerate(self.levels()[:CATEGORY_LEVELS], start=1):

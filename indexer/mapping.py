@@ -1,6 +1,7 @@
 """Index bodies (settings + mappings) for the item and profile indices.
 
-Items: BM25 text (``title``, ``description``), keyword facets (``category`` and each path
+Items: ``item_id`` (the id as a doc-values-only keyword, for the plugin's lean window), BM25
+text (``title``, ``description``), keyword facets (``category`` and each path
 level, ``brand``), ``price`` as float, ``attrs`` as a ``flat_object`` (Icecat has hundreds of
 sparse attribute names; one object field keeps the mapping small), and ``embedding`` as a
 ``knn_vector`` (HNSW, lucene engine: the Maven k-NN zip has no faiss/nmslib libraries,
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.items import CATEGORY_LEVELS
+from indexer.items import CATEGORY_LEVELS, ID_FIELD
 
 __all__ = [
     "HNSW_EF_CONSTRUCTION",
@@ -103,6 +104,7 @@ def item_index_body(
 ) -> dict[str, Any]:
     keyword = {"type": "keyword", "ignore_above": 512}
     properties: dict[str, Any] = {
+        ID_FIELD: {"type": "keyword", "index": False},  # doc values only
         "title": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
         "description": {"type": "text"},
         "category": keyword,

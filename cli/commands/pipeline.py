@@ -80,12 +80,32 @@ def install(
     popularity_field: Annotated[
         str, typer.Option(help="Sent as each candidate's item prior (how many shoppers had it).")
     ] = "popularity",
+    lean_window: Annotated[
+        bool | None,
+        typer.Option(
+            "--lean-window/--no-lean-window",
+            help="Read the window from doc values only and the page's _source after re-ranking "
+            "(faster; needs the indexer's item_id field). Default: on when every index behind "
+            "--alias has it.",
+        ),
+    ] = None,
     url: UrlOption = None,
 ) -> None:
     """Create (or replace) the search pipeline; with --default, make it the alias's default."""
     if default and not alias:
         raise _fail("--default needs --alias NAME (the alias whose indices get the default)")
     settings = get_settings()
+    try:
+        client = connect(settings, url)
+        ready = pipeline.lean_window_ready(client, alias) if alias else False
+    except (EngineUnavailable, pipeline.PipelineError) as exc:
+        raise _fail(str(exc)) from None
+    if lean_window and alias and not ready:
+        typer.echo(
+            f"warning: not every index behind {alias!r} has the item_id doc-value field; "
+            "their searches run twice (engine order, degraded) until reindexed",
+            err=True,
+        )
     try:
         config = pipeline.PipelineConfig(
             name=name,
@@ -103,15 +123,16 @@ def install(
             price_field=price_field,
             title_field=title_field,
             popularity_field=popularity_field,
+            lean_window=ready if lean_window is None else lean_window,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:
-        client = connect(settings, url)
         pipeline.install(client, config)
         urls = config.sidecar_url
         shown = urls if isinstance(urls, str) else ", ".join(urls)
-        typer.echo(f"search pipeline {name!r} installed (sidecar {shown})")
+        lean = "lean window" if config.lean_window else "window with stored fields"
+        typer.echo(f"search pipeline {name!r} installed (sidecar {shown}; {lean})")
         if default and alias:
             indices = pipeline.set_default(client, alias, name)
             typer.echo(f"default pipeline of {alias!r}: {name} (indices: {', '.join(indices)})")

@@ -92,3 +92,11 @@ def test_no_other_python_file_spells_the_strategy_list() -> None:
     assert not offenders, offenders
 
 
+
+
+def test_lean_window_reads_the_id_field_the_indexer_writes() -> None:
+    from indexer.items import ID_FIELD
+
+    found = re.search(r'DEFAULTS = new LeanWindow\("([^"]+)"', _java("LeanWindow.java"))
+    assert found is not None, "LeanWindow.DEFAULTS not found"
+    assert found.group(1) == ID_FIELD

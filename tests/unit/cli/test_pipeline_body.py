@@ -25,3 +25,16 @@ TOO_MANY = tuple(f"http://127.0.0.1:{p}" for p in range(17))
 def test_bad_sidecar_lists_are_refused(urls: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="sidecar"):
         PipelineConfig(sidecar_url=urls)
+
+
+def test_lean_window_goes_to_the_window_processor_with_the_configured_fields() -> None:
+    plain = pipeline_body(PipelineConfig())
+    assert plain["request_processors"] == [{"divrank_window": {"window_size": 100}}]
+    body = pipeline_body(PipelineConfig(lean_window=True, brand_field="maker", title_field="name"))
+    window = body["request_processors"][0]["divrank_window"]
+    assert window["lean_window"] is True
+    assert window["lean_fields"] == {
+        "id": "item_id", "category": "category", "brand": "maker", "price": "price",
+        "title": "name.raw", "popularity": "popularity",
+    }  # fmt: skip
+    assert "lean_window" not in body["response_processors"][0]["divrank"]

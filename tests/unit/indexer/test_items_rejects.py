@@ -71,6 +71,7 @@ def test_item_source_has_category_levels() -> None:
     assert src["category"] == "X/Y/Z/W"
     assert (src["category_l1"], src["category_l2"], src["category_l3"]) == ("X", "Y", "Z")
     assert "category_l4" not in src and src["brand"] == "B" and src["attrs"] == {"k": 1}
+    assert src["item_id"] == "a"  # the id again, for the plugin's lean window (doc values)
 
 
 def test_normalize_category() -> None:

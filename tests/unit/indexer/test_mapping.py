@@ -25,3 +25,10 @@ def test_elasticsearch_keeps_vectors_in_source_for_the_hook() -> None:
     assert ELASTICSEARCH.item_index_body(8, {}, source_vectors=False)["settings"]["index"][
         "mapping.exclude_source_vectors"
     ] is True
+
+
+def test_items_carry_their_id_as_a_doc_values_keyword() -> None:
+    # the plugin's lean window reads a hit's id from doc values, without the stored fields
+    for dialect in (OPENSEARCH, ELASTICSEARCH):
+        field = dialect.item_index_body(8, {})["mappings"]["properties"]["item_id"]
+        assert field == {"type": "keyword", "index": False}  # doc values are on by default

@@ -94,7 +94,8 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
                 parameters.threadContext,
                 policy,
                 generic,
-                timer
+                timer,
+                PageSources.of(parameters.client)
             )
         );
     }

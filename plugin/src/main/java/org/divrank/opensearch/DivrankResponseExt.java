@@ -63,6 +63,11 @@ public final class DivrankResponseExt extends SearchExtBuilder {
         this.sidecarMs = sidecarMs;
     }
 
+    /** The block of a fail-open answer: engine order, {@code reason} says why. */
+    static DivrankResponseExt degraded(String reason, Knobs knobs, int window, long tookMs, long sidecarMs) {
+        return new DivrankResponseExt(false, true, reason, knobs.strategy().wireName(), knobs.diversity(), null, window, tookMs, sidecarMs);
+    }
+
     /** Transport form. */
     public DivrankResponseExt(StreamInput in) throws IOException {
         this(

@@ -8,8 +8,11 @@ import org.opensearch.action.search.SearchResponse;
 import org.opensearch.action.support.ContextPreservingActionListener;
 import org.opensearch.common.util.concurrent.ThreadContext;
 import org.opensearch.core.action.ActionListener;
+import org.opensearch.search.SearchExtBuilder;
 import org.opensearch.search.SearchHit;
 import org.opensearch.search.builder.SearchSourceBuilder;
+import org.opensearch.search.fetch.StoredFieldsContext;
+import org.opensearch.search.fetch.subphase.FetchSourceContext;
 import org.opensearch.search.pipeline.AbstractProcessor;
 import org.opensearch.search.pipeline.PipelineProcessingContext;
 import org.opensearch.search.pipeline.Processor;
@@ -54,6 +57,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
     private final DivrankStats stats;
     private final ThreadContext threadContext;
     private final Executor executor;
+    private final PageSources pageSources;
 
     private DivrankResponseProcessor(
         String tag,
@@ -63,7 +67,8 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         SidecarPool sidecar,
         DivrankStats stats,
         ThreadContext threadContext,
-        Executor executor
+        Executor executor,
+        PageSources pageSources
     ) {
         super(tag, description, ignoreFailure);
         this.config = config;
@@ -71,6 +76,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         this.stats = stats;
         this.threadContext = threadContext;
         this.executor = executor;
+        this.pageSources = pageSources;
     }
 
     @Override
@@ -104,16 +110,20 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         final long started = System.nanoTime();
         try {
             stats.request();
-            SearchHit[] window = response.getHits().getHits();
+            SearchHit[] engineWindow = response.getHits().getHits();
             PageState page = PageState.load(context);
             if (page == null) {
                 // No divrank_window before us: the hits are the page; re-rank them in place.
-                page = new PageState(0, window.length, window.length, null, false, null);
+                page = new PageState(0, engineWindow.length, engineWindow.length, null, false, null);
             }
             if (!page.rerank()) {
                 stats.skipped(page.skipReason());
                 listener.onResponse(
-                    ResponsePage.rebuild(response, window, new DivrankResponseExt(false, false, page.skipReason(), null, null, null, 0, 0, 0))
+                    ResponsePage.rebuild(
+                        response,
+                        engineWindow,
+                        new DivrankResponseExt(false, false, page.skipReason(), null, null, null, 0, 0, 0)
+                    )
                 );
                 return;
             }
@@ -121,6 +131,11 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             SearchSourceBuilder source = request.source();
             DivrankSearchExt ext = source == null ? null : DivrankSearchExt.find(source.ext());
             final Knobs knobs = config.defaults().with(ext);
+            final SearchHit[] window = state.lean() == null ? engineWindow : state.lean().identify(engineWindow);
+            if (window == null) {
+                rerunWithoutIds(request, state, knobs, started, listener);
+                return;
+            }
             if (window.length == 0 || state.from() >= window.length) {
                 stats.skipped("no_hits_in_page");
                 listener.onResponse(
@@ -143,7 +158,8 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                     ext == null ? null : ext.historyItemIds(),
                     knobs,
                     picks(state, window.length),
-                    Math.max(1, Math.min(state.size(), window.length))
+                    Math.max(1, Math.min(state.size(), window.length)),
+                    state.lean()
                 );
             } catch (SidecarFailure failure) {
                 fallback(response, window, state, knobs, failure, started, 0, Map.of(), listener);
@@ -163,7 +179,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                         fallback(response, window, state, knobs, SidecarFailures.of(error), started, waited, built.scanned(), listener);
                     } else {
                         stats.reranked(waited);
-                        listener.onResponse(reorder(response, window, state, knobs, reply, started, waited, built.scanned()));
+                        reorder(response, window, state, knobs, reply, started, waited, built.scanned(), listener);
                     }
                 } catch (Exception e) {
                     listener.onFailure(e);
@@ -193,23 +209,17 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         }
         LOG.debug("divrank degraded to engine order: {}", failure.getMessage());
         SearchHit[] hits = PageCutter.cut(Arrays.asList(window), page, config.fields().embedding(), null, knobs.explain(), scanned);
-        DivrankResponseExt ext = new DivrankResponseExt(
-            false,
-            true,
+        DivrankResponseExt ext = DivrankResponseExt.degraded(
             failure.reason(),
-            knobs.strategy().wireName(),
-            knobs.diversity(),
-            null,
+            knobs,
             window.length,
             elapsedMs(started),
             sidecarNanos / 1_000_000L
         );
-        SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
-        stats.processed(System.nanoTime() - started);
-        listener.onResponse(answer);
+        finish(response, hits, ext, page, started, listener);
     }
 
-    private SearchResponse reorder(
+    private void reorder(
         SearchResponse response,
         SearchHit[] window,
         PageState page,
@@ -217,7 +227,8 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         SidecarReply reply,
         long started,
         long sidecarNanos,
-        Map<String, SourceScan.Features> scanned
+        Map<String, SourceScan.Features> scanned,
+        ActionListener<SearchResponse> listener
     ) throws IOException {
         List<SearchHit> order = PageCutter.inSidecarOrder(window, reply);
         SearchHit[] hits = PageCutter.cut(order, page, config.fields().embedding(), reply, knobs.explain(), scanned);
@@ -232,9 +243,82 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             elapsedMs(started),
             sidecarNanos / 1_000_000L
         );
-        SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
-        stats.processed(System.nanoTime() - started);
-        return answer;
+        finish(response, hits, ext, page, started, listener);
+    }
+
+    /** Answers with the page; a lean window's page first gets its {@code _source}s. */
+    private void finish(
+        SearchResponse response,
+        SearchHit[] hits,
+        DivrankResponseExt ext,
+        PageState page,
+        long started,
+        ActionListener<SearchResponse> listener
+    ) {
+        if (page.lean() == null) {
+            SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
+            stats.processed(System.nanoTime() - started);
+            listener.onResponse(answer);
+            return;
+        }
+        for (SearchHit hit : hits) {
+            page.lean().strip(hit);
+        }
+        pageSources.fill(hits, pageSource(page), ActionListener.wrap(filled -> {
+            SearchResponse answer = ResponsePage.rebuild(response, filled, ext);
+            stats.leanPage();
+            stats.processed(System.nanoTime() - started);
+            listener.onResponse(answer);
+        }, listener::onFailure));
+    }
+
+    /** The caller's {@code _source} filter for the page, leaving the vector out unless they include fields. */
+    private FetchSourceContext pageSource(PageState page) {
+        FetchSourceContext caller = page.callerSource();
+        String[] embedding = { config.fields().embedding() };
+        if (caller == null) {
+            return new FetchSourceContext(true, new String[0], embedding);
+        }
+        if (!caller.fetchSource() || caller.includes().length > 0) {
+            return caller;
+        }
+        String[] excludes = Arrays.copyOf(caller.excludes(), caller.excludes().length + 1);
+        excludes[excludes.length - 1] = embedding[0];
+        return new FetchSourceContext(true, caller.includes(), excludes);
+    }
+
+    /**
+     * A lean window whose hits carry no id (an index written without the id field, e.g. after a
+     * rollback to an older index) cannot be re-ranked nor its page read back: the caller's search
+     * runs again as they sent it, outside the pipeline (engine order, degraded), or fails with
+     * {@code fail_open: false}.
+     */
+    private void rerunWithoutIds(SearchRequest request, PageState page, Knobs knobs, long started, ActionListener<SearchResponse> listener) {
+        SidecarFailure failure = new SidecarFailure(
+            "lean_window_no_id",
+            "window hits carry no [" + page.lean().id() + "] doc value; index them with it or set lean_window: false"
+        );
+        SidecarFailures.count(stats, failure, config.failOpen());
+        if (!config.failOpen()) {
+            listener.onFailure(SidecarFailures.failClosed(failure));
+            return;
+        }
+        SearchSourceBuilder source = request.source().shallowCopy();
+        source.from(page.from()).size(page.size()).fetchSource(page.callerSource());
+        source.storedFields((StoredFieldsContext) null);
+        if (source.docValueFields() != null) {
+            source.docValueFields().removeIf(f -> page.lean().fields().contains(f.field));
+        }
+        List<SearchExtBuilder> exts = new ArrayList<>(source.ext());
+        exts.removeIf(e -> e instanceof VectorFetchExt);
+        source.ext(exts);
+        SearchRequest again = new SearchRequest(request).source(source).pipeline(PageSources.NO_PIPELINE);
+        pageSources.search(again, ActionListener.wrap(engine -> {
+            DivrankResponseExt ext = DivrankResponseExt.degraded(failure.reason(), knobs, 0, elapsedMs(started), 0);
+            SearchResponse answer = ResponsePage.rebuild(engine, engine.getHits().getHits(), ext);
+            stats.processed(System.nanoTime() - started);
+            listener.onResponse(answer);
+        }, listener::onFailure));
     }
 
     private static String indexOf(SearchHit[] window, SearchRequest request) {
@@ -276,6 +360,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         private final SidecarPolicy policy;
         private final Executor executor;
         private final DeadlineTimer timer;
+        private final PageSources pageSources;
 
         /**
          * @param clients       shared HTTP client per connect timeout
@@ -285,6 +370,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
          * @param policy        node-level sidecar host allow-list and reply cap
          * @param executor      node thread pool that makes the sidecar call and runs its completion (the generic pool)
          * @param timer         aborts a sidecar call at its hard deadline (the node's scheduler)
+         * @param pageSources   reads a lean window's page (the node's client)
          */
         public Factory(
             IntFunction<CloseableHttpClient> clients,
@@ -293,7 +379,8 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             ThreadContext threadContext,
             SidecarPolicy policy,
             Executor executor,
-            DeadlineTimer timer
+            DeadlineTimer timer,
+            PageSources pageSources
         ) {
             this.clients = clients;
             this.token = token;
@@ -302,6 +389,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             this.policy = policy;
             this.executor = executor;
             this.timer = timer;
+            this.pageSources = pageSources;
         }
 
         @Override
@@ -322,7 +410,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 );
             }
             SidecarPool pool = new SidecarPool(sidecars, SIDECAR_BACKOFF_MS, System::currentTimeMillis);
-            return new DivrankResponseProcessor(tag, description, ignoreFailure, parsed, pool, stats, threadContext, executor);
+            return new DivrankResponseProcessor(tag, description, ignoreFailure, parsed, pool, stats, threadContext, executor, pageSources);
         }
     }
 }

@@ -25,6 +25,7 @@ public final class DivrankStats implements ToXContentObject {
     private final LongAdder sidecarMicros = new LongAdder();
     private final LongAdder processedCalls = new LongAdder();
     private final LongAdder processedMicros = new LongAdder();
+    private final LongAdder leanPages = new LongAdder();
     private final Map<String, LongAdder> degradedByReason = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> skippedByReason = new ConcurrentHashMap<>();
 
@@ -46,6 +47,15 @@ public final class DivrankStats implements ToXContentObject {
     void processed(long nanos) {
         processedCalls.increment();
         processedMicros.add(nanos / 1000);
+    }
+
+    /** A page read back after re-ranking a lean window (doc values only). */
+    void leanPage() {
+        leanPages.increment();
+    }
+
+    public long leanPages() {
+        return leanPages.sum();
     }
 
     void skipped(String reason) {
@@ -116,6 +126,7 @@ public final class DivrankStats implements ToXContentObject {
         builder.field("sidecar_mean_ms", sidecarMeanMs());
         builder.field("processed", processedCalls.sum());
         builder.field("processor_mean_ms", processorMeanMs());
+        builder.field("lean_pages", leanPages.sum());
         builder.field("degraded_by_reason", snapshot(degradedByReason));
         builder.field("skipped_by_reason", snapshot(skippedByReason));
         return builder.endObject();

@@ -17,8 +17,18 @@ import org.opensearch.search.pipeline.PipelineProcessingContext;
  * @param sourceWidened whether the request processor replaced the caller's filter to fetch the
  *                      fields the sidecar needs; the response then re-applies {@code callerSource}
  * @param skipReason    why this request is passed through untouched, {@code null} when re-ranked
+ * @param lean          the doc-value fields the window was read from ({@link LeanWindow}), {@code null}
+ *                      when it was read with its stored fields
  */
-public record PageState(int from, int size, int window, FetchSourceContext callerSource, boolean sourceWidened, String skipReason) {
+public record PageState(
+    int from,
+    int size,
+    int window,
+    FetchSourceContext callerSource,
+    boolean sourceWidened,
+    String skipReason,
+    LeanWindow lean
+) {
 
     static final String FROM = "divrank.from";
     static final String SIZE = "divrank.size";
@@ -26,9 +36,15 @@ public record PageState(int from, int size, int window, FetchSourceContext calle
     static final String CALLER_SOURCE = "divrank.caller_source";
     static final String SOURCE_WIDENED = "divrank.source_widened";
     static final String SKIP = "divrank.skip";
+    static final String LEAN = "divrank.lean";
 
     /** Default page size of a search without {@code size}. */
     public static final int DEFAULT_SIZE = 10;
+
+    /** A window read with its stored fields. */
+    public PageState(int from, int size, int window, FetchSourceContext callerSource, boolean sourceWidened, String skipReason) {
+        this(from, size, window, callerSource, sourceWidened, skipReason, null);
+    }
 
     /** Writes this state into the request's processing context. */
     public void store(PipelineProcessingContext context) {
@@ -38,6 +54,7 @@ public record PageState(int from, int size, int window, FetchSourceContext calle
         context.setAttribute(CALLER_SOURCE, callerSource);
         context.setAttribute(SOURCE_WIDENED, sourceWidened);
         context.setAttribute(SKIP, skipReason);
+        context.setAttribute(LEAN, lean);
     }
 
     /** Reads the state, or {@code null} when no divrank_window processor ran for this request. */
@@ -50,7 +67,8 @@ public record PageState(int from, int size, int window, FetchSourceContext calle
         FetchSourceContext source = context.getAttribute(CALLER_SOURCE) instanceof FetchSourceContext f ? f : null;
         boolean widened = Boolean.TRUE.equals(context.getAttribute(SOURCE_WIDENED));
         String skip = context.getAttribute(SKIP) instanceof String reason ? reason : null;
-        return new PageState(from, size, window, source, widened, skip);
+        LeanWindow lean = context.getAttribute(LEAN) instanceof LeanWindow l ? l : null;
+        return new PageState(from, size, window, source, widened, skip, lean);
     }
 
     /** Whether the response processor should re-rank (the page lies inside the window). */

@@ -44,6 +44,8 @@ public final class RerankBody {
      * @param userId    user id, may be {@code null}
      * @param history   inline history item ids, may be {@code null}
      * @param knobs     resolved knobs
+     * @param lean      the doc-value fields of a lean window ({@link LeanWindow}), {@code null}
+     *                  when the features come from {@code _source}
      * @throws SidecarFailure {@code duplicate_ids} when two hits share an id (several indices)
      */
     public static Built build(
@@ -55,7 +57,8 @@ public final class RerankBody {
         List<String> history,
         Knobs knobs,
         int k,
-        int pageSize
+        int pageSize,
+        LeanWindow lean
     ) throws IOException, SidecarFailure {
         Set<String> ids = new LinkedHashSet<>();
         for (SearchHit hit : hits) {
@@ -80,6 +83,10 @@ public final class RerankBody {
             for (SearchHit hit : hits) {
                 byte[] fetched = takeFetchedVector(hit);
                 byte[] vector = fields.sendEmbedding() ? fetched : null;
+                if (lean != null) {
+                    writeDocValues(b, hit, lean, vector);
+                    continue;
+                }
                 SourceScan.Features features = scan(hit, fields);
                 if (features != null) {
                     scanned.put(hit.getId(), features);
@@ -209,6 +216,26 @@ public final class RerankBody {
                 b.field("popularity", n.doubleValue());
             }
         }
+        b.endObject();
+    }
+
+    /** Lean window: the features from the hit's doc-value fields. */
+    private static void writeDocValues(XContentBuilder b, SearchHit hit, LeanWindow lean, byte[] vector) throws IOException {
+        b.startObject();
+        writeIdAndScore(b, hit);
+        if (vector != null) {
+            b.field("embedding_b64", vector);
+        }
+        String category = LeanWindow.string(hit, lean.category());
+        if (category != null) b.field("category", category);
+        String brand = LeanWindow.string(hit, lean.brand());
+        if (brand != null) b.field("brand", brand);
+        Double price = LeanWindow.number(hit, lean.price());
+        if (price != null) b.field("price", price);
+        String title = LeanWindow.string(hit, lean.title());
+        if (title != null) b.field("title", clip(title));
+        Double popularity = LeanWindow.number(hit, lean.popularity());
+        if (popularity != null && popularity >= 0) b.field("popularity", popularity);
         b.endObject();
     }
 

@@ -34,6 +34,10 @@ import java.util.Map;
  * window) the window's vectors come as binary through {@link VectorFetchPhase} and the vector
  * field is left out of the window's {@code _source}: the engine then does not print 100 vectors
  * as JSON text that this plugin and the sidecar would parse again.
+ *
+ * <p>With {@code lean_window: true} the window is read from doc values alone, and the page's
+ * {@code _source}s after re-ranking ({@link LeanWindow}); requests that need more of the fetch
+ * phase keep the ordinary window.
  */
 public final class WindowRequestProcessor extends AbstractProcessor implements SearchRequestProcessor {
 
@@ -50,6 +54,8 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
     private final List<String> excludeFromWindow;
     /** Vector field read through {@link VectorFetchPhase}, {@code null} when vectors are not fetched. */
     private final String fetchVectorsOf;
+    /** Doc-value fields of a lean window, {@code null} when the window reads stored fields. */
+    private final LeanWindow lean;
 
     private WindowRequestProcessor(
         String tag,
@@ -57,12 +63,18 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         boolean ignoreFailure,
         int windowSize,
         List<String> exclude,
-        String fetchVectorsOf
+        String fetchVectorsOf,
+        LeanWindow lean
     ) {
         super(tag, description, ignoreFailure);
         this.windowSize = windowSize;
         this.excludeFromWindow = List.copyOf(exclude);
         this.fetchVectorsOf = fetchVectorsOf;
+        this.lean = lean;
+    }
+
+    LeanWindow lean() {
+        return lean;
     }
 
     String fetchVectorsOf() {
@@ -101,6 +113,16 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
             return request;
         }
         FetchSourceContext callerSource = source.fetchSource();
+        if (lean != null && LeanWindow.ineligible(request, source) == null) {
+            lean.applyTo(source);
+            if (fetchVectorsOf != null) {
+                source.ext(new VectorFetchExt(fetchVectorsOf).addTo(source.ext()));
+            }
+            new PageState(from, size, window, callerSource, false, null, lean).store(context);
+            source.from(0);
+            source.size(window);
+            return request;
+        }
         boolean widen = callerSource != null
             && (!callerSource.fetchSource() || callerSource.includes().length > 0 || callerSource.excludes().length > 0);
         List<String> exclude = windowExcludes();
@@ -154,7 +176,7 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         return sorts.size() == 1 && sorts.get(0) instanceof ScoreSortBuilder score && score.order() == SortOrder.DESC;
     }
 
-    /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}), the fetch exclusions and the vector fetch. */
+    /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}), the fetch exclusions, the vector fetch and the lean window. */
     public static final class Factory implements Processor.Factory<SearchRequestProcessor> {
         @Override
         public WindowRequestProcessor create(
@@ -189,7 +211,8 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
             }
             // Vectors excluded from the window (send_embeddings: false) are not wanted at all.
             boolean fetch = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, FETCH_VECTORS, !exclude.contains(vectorField));
-            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude, fetch ? vectorField : null);
+            LeanWindow lean = LeanWindow.parse(TYPE, tag, config);
+            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude, fetch ? vectorField : null, lean);
         }
     }
 }

@@ -25,6 +25,7 @@ import org.opensearch.search.SearchHit;
 import org.opensearch.search.SearchHits;
 import org.opensearch.search.SearchShardTarget;
 import org.opensearch.search.builder.SearchSourceBuilder;
+import org.opensearch.search.fetch.subphase.FetchSourceContext;
 import org.opensearch.search.pipeline.PipelineProcessingContext;
 
 import java.net.ServerSocket;
@@ -64,6 +65,8 @@ class DivrankResponseProcessorTests {
     private String token;
     private org.opensearch.common.settings.Settings nodeSettings = org.opensearch.common.settings.Settings.EMPTY;
     private SidecarConnections connections;
+    /** The engine reads of a lean window; the node's client in production. */
+    private FakePages pages = new FakePages();
     /** Runs the sidecar call's completion; the node's generic pool in production. */
     private Executor executor = Runnable::run;
     /** Aborts calls at their deadline; the node's scheduler in production. */
@@ -103,7 +106,8 @@ class DivrankResponseProcessorTests {
             null,
             SidecarPolicy.of(nodeSettings),
             executor,
-            timer
+            timer,
+            pages
         );
         return factory.create(Map.of(), "divrank-test", null, false, config, null);
     }
@@ -884,5 +888,154 @@ class DivrankResponseProcessorTests {
         assertEquals(0, stats.degraded());
         OpenSearchException e = assertThrows(OpenSearchException.class, () -> processor(Map.of("sidecar_url", List.of())));
         assertTrue(e.getMessage().contains("sidecar_url"), e.getMessage());
+    }
+
+    // ---- lean window (doc values only, the page read back) ------------------------------------
+
+    /** Records the engine reads of a lean window; a page hit's source reads back as its id. */
+    private static final class FakePages implements PageSources {
+        final List<FetchSourceContext> filters = new ArrayList<>();
+        final List<List<String>> filled = new ArrayList<>();
+        SearchRequest searched;
+        SearchResponse searchAnswer;
+
+        @Override
+        public void fill(SearchHit[] page, FetchSourceContext source, ActionListener<SearchHit[]> listener) {
+            filters.add(source);
+            List<String> ids = new ArrayList<>();
+            for (SearchHit hit : page) {
+                ids.add(hit.getId());
+                if (source.fetchSource()) hit.sourceRef(new BytesArray("{\"title\":\"read back " + hit.getId() + "\"}"));
+            }
+            filled.add(ids);
+            listener.onResponse(page);
+        }
+
+        @Override
+        public void search(SearchRequest request, ActionListener<SearchResponse> listener) {
+            searched = request;
+            listener.onResponse(searchAnswer);
+        }
+    }
+
+    /** A lean window hit: no id, no _source, the features and (optionally) the id as doc values. */
+    private static SearchHit leanHit(int i, boolean withId) {
+        Map<String, DocumentField> fields = new HashMap<>();
+        BiConsumerFields put = (name, value) -> fields.put(name, new DocumentField(name, List.of(value)));
+        if (withId) put.accept("item_id", "d" + i);
+        put.accept("category", "printing/toner");
+        put.accept("brand", "b" + (i % 3));
+        put.accept("price", 10.5 + i);
+        put.accept("title.raw", "item " + i);
+        put.accept("popularity", 3.0);
+        ByteBuffer bytes = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(new float[] { i, 1.0f, 0.5f });
+        put.accept(VectorFetchPhase.FIELD, bytes.array());
+        SearchHit hit = new SearchHit(i, null, fields, new HashMap<>());
+        hit.score(1000f - i);
+        hit.shard(new SearchShardTarget("node-1", new ShardId("products-1", "uuid", 0), null, null));
+        return hit;
+    }
+
+    private interface BiConsumerFields {
+        void accept(String name, Object value);
+    }
+
+    private Run runLean(DivrankResponseProcessor processor, SearchSourceBuilder source, int windowHits, boolean withIds) throws Exception {
+        SearchRequest request = new SearchRequest("products").source(source);
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowProcessors.lean(100, Map.of()).processRequest(request, context);
+        SearchHit[] hits = new SearchHit[windowHits];
+        for (int i = 0; i < windowHits; i++) {
+            hits[i] = leanHit(i, withIds);
+        }
+        SearchHits searchHits = new SearchHits(hits, new TotalHits(windowHits, TotalHits.Relation.EQUAL_TO), 1000f);
+        SearchResponse window = new SearchResponse(
+            new SearchResponseSections(searchHits, null, null, false, null, null, 1),
+            null, 1, 1, 0, 3, ShardSearchFailure.EMPTY_ARRAY, SearchResponse.Clusters.EMPTY
+        );
+        CompletableFuture<SearchResponse> done = new CompletableFuture<>();
+        processor.processResponseAsync(request, window, context, ActionListener.wrap(done::complete, done::completeExceptionally));
+        try {
+            return new Run(done.get(10, TimeUnit.SECONDS), null, 0, context.getAttributes());
+        } catch (ExecutionException e) {
+            return new Run(null, (Exception) e.getCause(), 0, context.getAttributes());
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void leanWindowSendsDocValueFeaturesAndReadsBackOnlyThePage() throws Exception {
+        stub.script(StubSidecar::reverse);
+        Run run = runLean(processor(Map.of()), new SearchSourceBuilder().from(10).size(10), 30, true);
+        assertNull(run.failure);
+        assertEquals(range(10, 20, true, 30), ids(run.response));
+        assertTrue(ext(run.response).applied());
+        Map<String, Object> first = ((List<Map<String, Object>>) stub.lastBody.get("candidates")).get(0);
+        assertEquals("d0", first.get("id"));
+        assertEquals("printing/toner", first.get("category"));
+        assertEquals("b0", first.get("brand"));
+        assertEquals(10.5, first.get("price"));
+        assertEquals("item 0", first.get("title"));
+        assertEquals(3.0, first.get("popularity"));
+        assertEquals("AAAAAAAAgD8AAAA/", first.get("embedding_b64"));
+        assertEquals(List.of(range(10, 20, true, 30)), pages.filled, "only the page is read back, once");
+        assertEquals(1, stats.leanPages());
+        FetchSourceContext filter = pages.filters.get(0);
+        assertTrue(filter.fetchSource());
+        assertEquals(List.of("embedding"), List.of(filter.excludes()), "the vector stays out of the page");
+        for (SearchHit hit : run.response.getHits().getHits()) {
+            assertEquals("read back " + hit.getId(), hit.getSourceAsMap().get("title"));
+            assertTrue(hit.getFields().isEmpty(), "the window's doc-value fields are not shown: " + hit.getFields());
+            assertEquals("products-1", hit.getIndex());
+        }
+    }
+
+    @Test
+    void leanWindowReadsThePageAsTheCallerFilteredIt() throws Exception {
+        FetchSourceContext titleOnly = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
+        runLean(processor(Map.of()), new SearchSourceBuilder().size(5).fetchSource(titleOnly), 20, true);
+        assertEquals(titleOnly, pages.filters.get(0));
+        Run none = runLean(processor(Map.of()), new SearchSourceBuilder().size(5).fetchSource(false), 20, true);
+        assertFalse(pages.filters.get(1).fetchSource());
+        assertFalse(none.response.getHits().getHits()[0].hasSource());
+        assertEquals(5, none.response.getHits().getHits().length);
+    }
+
+    @Test
+    void leanWindowFailsOpenToEngineOrderWithThePageReadBack() throws Exception {
+        stub.script(body -> new StubSidecar.Reply(503, "{}", 0));
+        Run run = runLean(processor(Map.of()), new SearchSourceBuilder().size(4), 20, true);
+        assertNull(run.failure);
+        assertEquals(range(0, 4, false, 20), ids(run.response));
+        assertTrue(ext(run.response).degraded());
+        assertEquals(List.of(range(0, 4, false, 20)), pages.filled);
+        assertEquals("read back d0", run.response.getHits().getHits()[0].getSourceAsMap().get("title"));
+    }
+
+    @Test
+    void leanWindowWithoutIdsRunsTheCallersSearchAgainOutsideThePipeline() throws Exception {
+        pages.searchAnswer = response(3, new ArrayList<>());
+        FetchSourceContext titleOnly = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
+        Run run = runLean(processor(Map.of()), new SearchSourceBuilder().from(2).size(3).fetchSource(titleOnly), 20, false);
+        assertNull(run.failure);
+        assertNull(stub.lastBody, "nothing to re-rank: the sidecar is not called");
+        SearchRequest again = pages.searched;
+        assertEquals(PageSources.NO_PIPELINE, again.pipeline());
+        assertEquals(2, again.source().from());
+        assertEquals(3, again.source().size());
+        assertEquals(titleOnly, again.source().fetchSource());
+        assertNull(again.source().storedFields());
+        assertTrue(again.source().docValueFields() == null || again.source().docValueFields().isEmpty());
+        assertTrue(again.source().ext().stream().noneMatch(e -> e instanceof VectorFetchExt));
+        assertEquals(List.of("d0", "d1", "d2"), ids(run.response));
+        DivrankResponseExt ext = ext(run.response);
+        assertTrue(ext.degraded());
+        assertEquals("lean_window_no_id", ext.reason());
+        assertEquals(1, stats.degradedFor("lean_window_no_id"));
+
+        Run closed = runLean(processor(Map.of("fail_open", false)), new SearchSourceBuilder().size(3), 20, false);
+        assertNotNull(closed.failure);
+        assertTrue(closed.failure.getMessage().contains("lean_window_no_id"), closed.failure.getMessage());
     }
 }

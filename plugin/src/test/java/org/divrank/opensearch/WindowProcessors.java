@@ -24,7 +24,14 @@ final class WindowProcessors {
         return create(Map.of("window_size", size, "vector_field", vectorField, "fetch_vectors", true));
     }
 
-    private static WindowRequestProcessor create(Map<String, Object> config) {
+    /** A lean window (doc values only), fetching {@code embedding} as binary; {@code extra} adds config. */
+    static WindowRequestProcessor lean(int size, Map<String, Object> extra) {
+        Map<String, Object> config = new HashMap<>(Map.of("window_size", size, "lean_window", true));
+        config.putAll(extra);
+        return create(config);
+    }
+
+    static WindowRequestProcessor create(Map<String, Object> config) {
         return new WindowRequestProcessor.Factory().create(Map.of(), "test", null, false, new HashMap<>(config), null);
     }
 }

@@ -177,4 +177,66 @@ class WindowRequestProcessorTests {
         OpenSearchException e = assertThrows(OpenSearchException.class, () -> factory.create(Map.of(), "t", null, false, badList, null));
         assertTrue(e.getMessage().contains("exclude_from_window"), e.getMessage());
     }
+
+    @Test
+    void leanWindowReadsDocValuesOnlyAndRemembersTheCallersSource() {
+        FetchSourceContext caller = new FetchSourceContext(true, new String[] { "title" }, new String[0]);
+        SearchSourceBuilder source = new SearchSourceBuilder().from(10).size(10).fetchSource(caller);
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        SearchRequest out = WindowProcessors.lean(100, Map.of()).processRequest(request(source), context);
+        assertEquals(100, out.source().size());
+        assertFalse(out.source().fetchSource().fetchSource());
+        assertFalse(out.source().storedFields().fetchFields(), "stored_fields: _none_ (no _id, no _source)");
+        assertEquals(
+            List.of("item_id", "category", "brand", "price", "title.raw", "popularity"),
+            out.source().docValueFields().stream().map(f -> f.field).toList()
+        );
+        assertTrue(out.source().ext().stream().anyMatch(e -> e instanceof VectorFetchExt));
+        assertEquals(new PageState(10, 10, 100, caller, false, null, LeanWindow.DEFAULTS), PageState.load(context));
+    }
+
+    @Test
+    void requestsThatNeedTheFetchPhaseKeepTheOrdinaryWindow() {
+        List<SearchSourceBuilder> needy = List.of(
+            new SearchSourceBuilder().highlighter(new org.opensearch.search.fetch.subphase.highlight.HighlightBuilder().field("title")),
+            new SearchSourceBuilder().storedField("title"),
+            new SearchSourceBuilder().docValueField("price"),
+            new SearchSourceBuilder().fetchField("title"),
+            new SearchSourceBuilder().explain(true),
+            new SearchSourceBuilder().version(true)
+        );
+        for (SearchSourceBuilder source : needy) {
+            PipelineProcessingContext context = new PipelineProcessingContext();
+            SearchRequest out = WindowProcessors.lean(100, Map.of()).processRequest(request(source.size(10)), context);
+            assertEquals(100, out.source().size());
+            PageState page = PageState.load(context);
+            assertTrue(page.rerank());
+            assertNull(page.lean(), source.toString());
+        }
+        PipelineProcessingContext context = new PipelineProcessingContext();
+        WindowProcessors.lean(100, Map.of()).processRequest(request(new SearchSourceBuilder()).routing("r1"), context);
+        assertNull(PageState.load(context).lean(), "a routed request: the page could not be read back by id");
+    }
+
+    @Test
+    void leanFieldsOverrideTheDefaultsAndAreChecked() {
+        WindowRequestProcessor window = WindowProcessors.lean(50, Map.of("lean_fields", Map.of("id", "sku", "title", "name.kw")));
+        assertEquals(new LeanWindow("sku", "category", "brand", "price", "name.kw", "popularity"), window.lean());
+        OpenSearchException unknown = assertThrows(
+            OpenSearchException.class,
+            () -> WindowProcessors.lean(50, Map.of("lean_fields", Map.of("sku", "x")))
+        );
+        assertTrue(unknown.getMessage().contains("unknown key [sku]"), unknown.getMessage());
+        OpenSearchException blank = assertThrows(
+            OpenSearchException.class,
+            () -> WindowProcessors.lean(50, Map.of("lean_fields", Map.of("id", " ")))
+        );
+        assertTrue(blank.getMessage().contains("[id] must be a field name"), blank.getMessage());
+        OpenSearchException off = assertThrows(
+            OpenSearchException.class,
+            () -> WindowProcessors.create(new HashMap<>(Map.of("lean_fields", Map.of("id", "sku"))))
+        );
+        assertTrue(off.getMessage().contains("needs [lean_window: true]"), off.getMessage());
+        assertNull(WindowProcessors.window(100).lean(), "off by default");
+    }
 }
