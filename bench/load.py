@@ -279,6 +279,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--items", type=int, help="Icecat items to index (default 500)")
     parser.add_argument("--seconds", type=float, help="load duration cap (default 180)")
+    parser.add_argument("--stored-window", action="store_true",
+                        help="the ordinary window (stored fields) instead of the lean one")
     parser.add_argument("--max-requests", type=int, default=50_000,
                         help="request pairs cap (engine + pipeline each)")
     parser.add_argument("--concurrency", type=int, default=4)
@@ -311,12 +313,15 @@ def main() -> None:
                 side_settings, timeout_s=90,
                 env={"DIVRANK_OPENSEARCH_URL": engine_url,
                      "DIVRANK_WORKERS": str(args.workers)})
+            # as `divrank pipeline install --alias` sets it up: the lean window where it can
+            lean = pipeline.lean_window_ready(client, alias) and not args.stored_window
             pipeline.install(client, pipeline.PipelineConfig(
                 name=pipe, sidecar_url=side.url, connect_timeout_ms=200,
-                read_timeout_ms=args.read_timeout_ms))
+                read_timeout_ms=args.read_timeout_ms, lean_window=lean))
             vocab, ids = _vocabulary(client, alias)
             specs = request_mix(vocab, ids, args.max_requests + warmup_pairs, args.seed)
             print(f"sidecar {side.url} (pid {side.pid}, {args.workers} worker(s)); "
+                  f"{'lean' if lean else 'stored-fields'} window; "
                   f"{len(vocab)} query words; {args.concurrency} threads for {seconds:.0f} s")
             run_load(engine_url, alias, pipe, specs[:warmup_pairs], args.concurrency, 60)
             sampler = MemorySampler(side.pid, engine_status.pid)
@@ -338,7 +343,7 @@ def main() -> None:
     e99, p99 = latency["engine"]["p99_ms"], latency["pipeline"]["p99_ms"]
     result = {
         "bench": "load", "quick": args.quick, "items": report["accepted"],
-        "concurrency": args.concurrency, "sidecar_workers": args.workers,
+        "concurrency": args.concurrency, "sidecar_workers": args.workers, "lean_window": lean,
         "seconds": round(elapsed, 1), "requests": requests,
         "requests_per_s": round(requests / elapsed, 1) if elapsed else None,
         "failures": sum(tally.failures.values()), "failures_by_kind": dict(tally.failures),
