@@ -83,8 +83,9 @@ def _search(client: OpenSearch, index: str, body: dict[str, Any], pipe: str) -> 
     return found
 
 
-def _page(found: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(hit["_id"], hit.get("_source")) for hit in found["hits"]["hits"]]
+def _page(found: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [(hit["_id"], hit.get("_source"), hit.get("matched_queries"))
+            for hit in found["hits"]["hits"]]  # fmt: skip
 
 
 def _stats(client: OpenSearch) -> dict[str, Any]:
@@ -101,8 +102,10 @@ def _stats(client: OpenSearch) -> dict[str, Any]:
         {"_source": {"excludes": ["description", "attrs"]}},
         {"_source": False},
         {"ext": {"divrank": {"diversity": 0.8, "strategy": "mmr"}}},
+        {"query": {"bool": {"should": [{"match": {"title": {"query": "hp", "_name": "hp"}}},
+                                       {"match": {"description": "black cable power"}}]}}},
     ],
-    ids=["page1", "page2", "includes", "excludes", "no-source", "mmr"],
+    ids=["page1", "page2", "includes", "excludes", "no-source", "mmr", "named-query"],
 )
 def test_lean_page_is_the_ordinary_page(
     client: OpenSearch, alias: str, pipes: tuple[str, str], extra: dict[str, Any]
@@ -117,6 +120,8 @@ def test_lean_page_is_the_ordinary_page(
     assert ordinary["ext"]["divrank"]["applied"] is True
     assert len(leaned["hits"]["hits"]) == 10
     assert _page(leaned) == _page(ordinary)
+    if "query" in extra:  # the named query matched on this page, and says so on both paths
+        assert any(hit.get("matched_queries") for hit in leaned["hits"]["hits"])
     for hit in leaned["hits"]["hits"]:
         assert hit["_index"].startswith(alias)
         assert "fields" not in hit, "the window's doc values are not shown"

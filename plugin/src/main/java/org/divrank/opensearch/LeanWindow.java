@@ -92,8 +92,9 @@ public record LeanWindow(String id, String category, String brand, String price,
     /**
      * Why this request keeps the ordinary window, {@code null} when it can be lean. Anything the
      * fetch phase computes per hit beyond {@code _source} (highlights, stored or doc-value fields
-     * the caller asked for, explanations, versions, inner hits) and custom routing (the page is
-     * read back by id) keep it.
+     * the caller asked for, explanations, versions, collapse's inner hits, sort values) and
+     * custom routing (the page is read back by id) keep it. A nested query's inner hits and
+     * named queries are carried over.
      */
     static String ineligible(SearchRequest request, SearchSourceBuilder source) {
         if (request.routing() != null) return "routing";
@@ -106,6 +107,7 @@ public record LeanWindow(String id, String category, String brand, String price,
         if (Boolean.TRUE.equals(source.version())) return "version";
         if (Boolean.TRUE.equals(source.seqNoAndPrimaryTerm())) return "seq_no_primary_term";
         if (source.collapse() != null) return "collapse";
+        if (source.sorts() != null && !source.sorts().isEmpty()) return "sort"; // even _score: its sort values
         for (String index : request.indices()) {
             if (index.indexOf(':') >= 0) return "remote_index";
         }
@@ -142,8 +144,13 @@ public record LeanWindow(String id, String category, String brand, String price,
             );
             copy.score(hit.getScore());
             copy.shard(hit.getShard());
-            if (hit.getMatchedQueries() != null && hit.getMatchedQueries().length > 0) {
+            if (hit.getMatchedQueriesAndScores() != null && !hit.getMatchedQueriesAndScores().isEmpty()) {
+                copy.matchedQueriesWithScores(hit.getMatchedQueriesAndScores());
+            } else if (hit.getMatchedQueries() != null && hit.getMatchedQueries().length > 0) {
                 copy.matchedQueries(hit.getMatchedQueries());
+            }
+            if (hit.getInnerHits() != null) {
+                copy.setInnerHits(hit.getInnerHits()); // a nested query's inner_hits
             }
             out[i] = copy;
         }

@@ -933,6 +933,7 @@ class DivrankResponseProcessorTests {
         put.accept(VectorFetchPhase.FIELD, bytes.array());
         SearchHit hit = new SearchHit(i, null, fields, new HashMap<>());
         hit.score(1000f - i);
+        hit.matchedQueries(new String[] { "named-" + i });
         hit.shard(new SearchShardTarget("node-1", new ShardId("products-1", "uuid", 0), null, null));
         return hit;
     }
@@ -988,6 +989,7 @@ class DivrankResponseProcessorTests {
             assertEquals("read back " + hit.getId(), hit.getSourceAsMap().get("title"));
             assertTrue(hit.getFields().isEmpty(), "the window's doc-value fields are not shown: " + hit.getFields());
             assertEquals("products-1", hit.getIndex());
+            assertEquals(List.of("named-" + hit.getId().substring(1)), List.of(hit.getMatchedQueries()), "named queries carried over");
         }
     }
 

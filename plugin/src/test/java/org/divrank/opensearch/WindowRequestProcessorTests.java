@@ -203,7 +203,8 @@ class WindowRequestProcessorTests {
             new SearchSourceBuilder().docValueField("price"),
             new SearchSourceBuilder().fetchField("title"),
             new SearchSourceBuilder().explain(true),
-            new SearchSourceBuilder().version(true)
+            new SearchSourceBuilder().version(true),
+            new SearchSourceBuilder().sort("_score")
         );
         for (SearchSourceBuilder source : needy) {
             PipelineProcessingContext context = new PipelineProcessingContext();
