@@ -132,6 +132,8 @@ def install(
         urls = config.sidecar_url
         shown = urls if isinstance(urls, str) else ", ".join(urls)
         lean = "lean window" if config.lean_window else "window with stored fields"
+        if lean_window is None and not alias:
+            lean += "; give --alias to use the lean window where the indices allow it"
         typer.echo(f"search pipeline {name!r} installed (sidecar {shown}; {lean})")
         if default and alias:
             indices = pipeline.set_default(client, alias, name)

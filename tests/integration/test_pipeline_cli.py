@@ -61,6 +61,7 @@ def test_install_default_show_remove(engine: str, alias: tuple[str, str, str]) -
     )
     assert result.exit_code == 0, result.output
     assert index in result.output
+    assert "window with stored fields" in result.output  # no item_id here: no lean window
     settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
     assert settings["search"]["default_pipeline"] == name
 
