@@ -256,20 +256,22 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         ActionListener<SearchResponse> listener
     ) {
         if (page.lean() == null) {
-            SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
-            stats.processed(System.nanoTime() - started);
-            listener.onResponse(answer);
+            respond(response, hits, ext, started, listener);
             return;
         }
         for (SearchHit hit : hits) {
             page.lean().strip(hit);
         }
         pageSources.fill(hits, pageSource(page), ActionListener.wrap(filled -> {
-            SearchResponse answer = ResponsePage.rebuild(response, filled, ext);
             stats.leanPage();
-            stats.processed(System.nanoTime() - started);
-            listener.onResponse(answer);
+            respond(response, filled, ext, started, listener);
         }, listener::onFailure));
+    }
+
+    private void respond(SearchResponse response, SearchHit[] hits, DivrankResponseExt ext, long started, ActionListener<SearchResponse> listener) {
+        SearchResponse answer = ResponsePage.rebuild(response, hits, ext);
+        stats.processed(System.nanoTime() - started);
+        listener.onResponse(answer);
     }
 
     /** The caller's {@code _source} filter for the page, leaving the vector out unless they include fields. */
@@ -315,9 +317,7 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
         SearchRequest again = new SearchRequest(request).source(source).pipeline(PageSources.NO_PIPELINE);
         pageSources.search(again, ActionListener.wrap(engine -> {
             DivrankResponseExt ext = DivrankResponseExt.degraded(failure.reason(), knobs, 0, elapsedMs(started), 0);
-            SearchResponse answer = ResponsePage.rebuild(engine, engine.getHits().getHits(), ext);
-            stats.processed(System.nanoTime() - started);
-            listener.onResponse(answer);
+            respond(engine, engine.getHits().getHits(), ext, started, listener);
         }, listener::onFailure));
     }
 

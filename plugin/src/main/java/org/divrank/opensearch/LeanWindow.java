@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The window read from doc values only ({@code lean_window} on {@code divrank_window}): no stored
@@ -55,24 +56,21 @@ public record LeanWindow(String id, String category, String brand, String price,
             }
             return null;
         }
-        Map<String, String> names = new HashMap<>();
-        if (raw != null) {
-            for (Map.Entry<String, Object> entry : raw.entrySet()) {
-                if (!DEFAULTS.byRole().containsKey(entry.getKey())) {
-                    throw ConfigurationUtils.newConfigurationException(
-                        type, tag, LEAN_FIELDS, "unknown key [" + entry.getKey() + "], expected one of " + DEFAULTS.byRole().keySet()
-                    );
-                }
-                if (!(entry.getValue() instanceof String name) || name.isBlank()) {
-                    throw ConfigurationUtils.newConfigurationException(
-                        type, tag, LEAN_FIELDS, "[" + entry.getKey() + "] must be a field name, got [" + entry.getValue() + "]"
-                    );
-                }
-                names.put(entry.getKey(), name);
-            }
-        }
         Map<String, String> roles = DEFAULTS.byRole();
-        roles.putAll(names);
+        Set<String> known = Set.copyOf(roles.keySet());
+        for (Map.Entry<String, Object> entry : raw == null ? Set.<Map.Entry<String, Object>>of() : raw.entrySet()) {
+            if (!known.contains(entry.getKey())) {
+                throw ConfigurationUtils.newConfigurationException(
+                    type, tag, LEAN_FIELDS, "unknown key [" + entry.getKey() + "], expected one of " + roles.keySet()
+                );
+            }
+            if (!(entry.getValue() instanceof String name) || name.isBlank()) {
+                throw ConfigurationUtils.newConfigurationException(
+                    type, tag, LEAN_FIELDS, "[" + entry.getKey() + "] must be a field name, got [" + entry.getValue() + "]"
+                );
+            }
+            roles.put(entry.getKey(), name);
+        }
         return new LeanWindow(
             roles.get("id"), roles.get("category"), roles.get("brand"), roles.get("price"), roles.get("title"), roles.get("popularity")
         );
@@ -165,20 +163,11 @@ public record LeanWindow(String id, String category, String brand, String price,
     }
 
     /** The field's first value as a non-empty string, else {@code null}. */
-    static String string(SearchHit hit, String field) {
+    private static String string(SearchHit hit, String field) {
         DocumentField values = hit.field(field);
         if (values == null || values.getValues().isEmpty()) {
             return null;
         }
         return values.getValue() instanceof String text && !text.isEmpty() ? text : null;
-    }
-
-    /** The field's first value as a finite number, else {@code null}. */
-    static Double number(SearchHit hit, String field) {
-        DocumentField values = hit.field(field);
-        if (values == null || values.getValues().isEmpty()) {
-            return null;
-        }
-        return values.getValue() instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : null;
     }
 }

@@ -175,11 +175,7 @@ public final class RerankBody {
                 XContentType.JSON
             );
         }
-        if (f.category() != null) b.field("category", f.category());
-        if (f.brand() != null) b.field("brand", f.brand());
-        if (f.price() != null) b.field("price", f.price().doubleValue());
-        if (f.title() != null) b.field("title", clip(f.title()));
-        if (f.popularity() != null) b.field("popularity", f.popularity().doubleValue());
+        writeFeatures(b, f.category(), f.brand(), f.price(), f.title(), f.popularity());
         b.endObject();
     }
 
@@ -203,18 +199,14 @@ public final class RerankBody {
                 }
                 b.endArray();
             }
-            String category = categoryPath(XContentMapValues.extractValue(fields.category(), source));
-            if (category != null) b.field("category", category);
-            String brand = firstString(XContentMapValues.extractValue(fields.brand(), source));
-            if (brand != null) b.field("brand", brand);
-            Object price = XContentMapValues.extractValue(fields.price(), source);
-            if (price instanceof Number n && Double.isFinite(n.doubleValue())) b.field("price", n.doubleValue());
-            String title = firstString(XContentMapValues.extractValue(fields.title(), source));
-            if (title != null) b.field("title", clip(title));
-            Object popularity = XContentMapValues.extractValue(fields.popularity(), source);
-            if (popularity instanceof Number n && Double.isFinite(n.doubleValue()) && n.doubleValue() >= 0) {
-                b.field("popularity", n.doubleValue());
-            }
+            writeFeatures(
+                b,
+                categoryPath(XContentMapValues.extractValue(fields.category(), source)),
+                firstString(XContentMapValues.extractValue(fields.brand(), source)),
+                finite(XContentMapValues.extractValue(fields.price(), source)),
+                firstString(XContentMapValues.extractValue(fields.title(), source)),
+                prior(finite(XContentMapValues.extractValue(fields.popularity(), source)))
+            );
         }
         b.endObject();
     }
@@ -226,23 +218,51 @@ public final class RerankBody {
         if (vector != null) {
             b.field("embedding_b64", vector);
         }
-        String category = LeanWindow.string(hit, lean.category());
-        if (category != null) b.field("category", category);
-        String brand = LeanWindow.string(hit, lean.brand());
-        if (brand != null) b.field("brand", brand);
-        Double price = LeanWindow.number(hit, lean.price());
-        if (price != null) b.field("price", price);
-        String title = LeanWindow.string(hit, lean.title());
-        if (title != null) b.field("title", clip(title));
-        Double popularity = LeanWindow.number(hit, lean.popularity());
-        if (popularity != null && popularity >= 0) b.field("popularity", popularity);
+        writeFeatures(
+            b,
+            firstString(docValues(hit, lean.category())),
+            firstString(docValues(hit, lean.brand())),
+            finite(first(docValues(hit, lean.price()))),
+            firstString(docValues(hit, lean.title())),
+            prior(finite(first(docValues(hit, lean.popularity()))))
+        );
         b.endObject();
+    }
+
+    /** The candidate's features, each when known; the title cut to {@link CandidateFields#MAX_TITLE_CHARS}. */
+    private static void writeFeatures(XContentBuilder b, String category, String brand, Double price, String title, Double popularity)
+        throws IOException {
+        if (category != null) b.field("category", category);
+        if (brand != null) b.field("brand", brand);
+        if (price != null) b.field("price", price.doubleValue());
+        if (title != null) b.field("title", clip(title));
+        if (popularity != null) b.field("popularity", popularity.doubleValue());
+    }
+
+    /** The hit's values of a doc-value field, {@code null} when it has none. */
+    private static List<Object> docValues(SearchHit hit, String field) {
+        DocumentField values = hit.field(field);
+        return values == null ? null : values.getValues();
+    }
+
+    /** The first element of a list (or {@code null} when empty), any other value as it is. */
+    private static Object first(Object value) {
+        return value instanceof List<?> values ? (values.isEmpty() ? null : values.get(0)) : value;
     }
 
     /** A non-empty string, or the first element of a list when that is one; else {@code null}. */
     private static String firstString(Object value) {
-        Object first = value instanceof List<?> values ? (values.isEmpty() ? null : values.get(0)) : value;
-        return first instanceof String text && !text.isEmpty() ? text : null;
+        return first(value) instanceof String text && !text.isEmpty() ? text : null;
+    }
+
+    /** A finite number as a double, else {@code null}. */
+    private static Double finite(Object value) {
+        return value instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : null;
+    }
+
+    /** An item prior: a count, so never negative ({@code null} otherwise). */
+    private static Double prior(Double popularity) {
+        return popularity != null && popularity >= 0 ? popularity : null;
     }
 
     private static String clip(String title) {

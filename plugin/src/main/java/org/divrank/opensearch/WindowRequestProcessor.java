@@ -113,20 +113,14 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
             return request;
         }
         FetchSourceContext callerSource = source.fetchSource();
-        if (lean != null && LeanWindow.ineligible(request, source) == null) {
-            lean.applyTo(source);
-            if (fetchVectorsOf != null) {
-                source.ext(new VectorFetchExt(fetchVectorsOf).addTo(source.ext()));
-            }
-            new PageState(from, size, window, callerSource, false, null, lean).store(context);
-            source.from(0);
-            source.size(window);
-            return request;
-        }
-        boolean widen = callerSource != null
+        LeanWindow leanHere = lean != null && LeanWindow.ineligible(request, source) == null ? lean : null;
+        boolean widen = leanHere == null
+            && callerSource != null
             && (!callerSource.fetchSource() || callerSource.includes().length > 0 || callerSource.excludes().length > 0);
         List<String> exclude = windowExcludes();
-        if (widen) {
+        if (leanHere != null) {
+            leanHere.applyTo(source); // the caller's _source filter is replayed on the page's read-back
+        } else if (widen) {
             // The sidecar needs embedding/category/brand/price from _source; the response
             // re-applies the caller's filter to the page.
             source.fetchSource(windowSource(callerSource, exclude));
@@ -136,7 +130,7 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         if (fetchVectorsOf != null) {
             source.ext(new VectorFetchExt(fetchVectorsOf).addTo(source.ext()));
         }
-        new PageState(from, size, window, callerSource, widen, null).store(context);
+        new PageState(from, size, window, callerSource, widen, null, leanHere).store(context);
         source.from(0);
         source.size(window);
         return request;
