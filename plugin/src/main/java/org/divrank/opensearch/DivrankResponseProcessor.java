@@ -167,9 +167,9 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
             }
             final RerankBody.Built built = body;
             final long sent = System.nanoTime();
-            // The client completes its future on the node's executor (SidecarClient), so this
-            // stage runs there as it is: a second hand-off would only add a thread wake-up.
-            sidecar.rerank(body.json(), body.ids()).handle((reply, error) -> {
+            // The client runs this completion in its own task on the node's executor
+            // (SidecarClient): a second hand-off would only add a thread wake-up.
+            sidecar.rerank(body.json(), body.ids(), (reply, error) -> {
                 try {
                     long waited = System.nanoTime() - sent;
                     if (error != null && SidecarFailures.unwrap(error) instanceof RejectedExecutionException rejected) {
@@ -184,7 +184,6 @@ public final class DivrankResponseProcessor extends AbstractProcessor implements
                 } catch (Exception e) {
                     listener.onFailure(e);
                 }
-                return null;
             });
         } catch (Exception e) {
             listener.onFailure(e);

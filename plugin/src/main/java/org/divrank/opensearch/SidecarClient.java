@@ -15,16 +15,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
  * {@code POST /v1/rerank} to the sidecar: one blocking call on a keep-alive connection, run as a
- * single task on the node's executor, which then also parses the reply and completes the future
- * (so the stages that depend on it run there too). One thread hand-off per search; the JDK's
+ * single task on the node's executor, which then also parses the reply and runs the caller's
+ * completion. A callback, not a future: a future can complete before its dependent stage is
+ * attached, which then runs on the attaching (search) thread instead. One thread hand-off per search; the JDK's
  * async client took three, each a wake-up on a busy box. The search thread is never blocked,
  * and every call ends by a hard deadline (connect + read timeout), enforced by aborting the
  * connection even when the server accepts and then stalls or trickles bytes.
@@ -82,13 +83,15 @@ public final class SidecarClient {
     }
 
     /**
-     * Posts {@code body}; the future fails only with {@link SidecarFailure}, or with the executor's
-     * rejection when the node is closing.
+     * Posts {@code body} and calls {@code done} exactly once, on the executor: with the reply, or
+     * with a {@link SidecarFailure}; with the executor's rejection (on the caller's thread) when
+     * the node is closing.
      *
      * @param body      JSON request body
      * @param windowIds candidate ids, to validate the reply against
+     * @param done      the completion: (reply, null) or (null, failure)
      */
-    public CompletableFuture<SidecarReply> rerank(byte[] body, Set<String> windowIds) {
+    public void rerank(byte[] body, Set<String> windowIds, BiConsumer<SidecarReply, Exception> done) {
         HttpPost post = new HttpPost(endpoint);
         post.setConfig(requestConfig);
         post.setHeader(HttpHeaders.ACCEPT, "application/json");
@@ -97,21 +100,23 @@ public final class SidecarClient {
         if (bearer != null && !bearer.isBlank()) {
             post.setHeader(HttpHeaders.AUTHORIZATION, "Bearer " + bearer);
         }
-        CompletableFuture<SidecarReply> reply = new CompletableFuture<>();
         try {
             executor.execute(() -> {
+                SidecarReply reply;
                 try {
-                    reply.complete(call(post, windowIds));
+                    reply = call(post, windowIds);
                 } catch (SidecarFailure failure) {
-                    reply.completeExceptionally(failure);
+                    done.accept(null, failure);
+                    return;
                 } catch (RuntimeException e) {
-                    reply.completeExceptionally(new SidecarFailure("internal_error", "sidecar call failed: " + e, e));
+                    done.accept(null, new SidecarFailure("internal_error", "sidecar call failed: " + e, e));
+                    return;
                 }
+                done.accept(reply, null);
             });
         } catch (RejectedExecutionException rejected) {
-            reply.completeExceptionally(rejected);
+            done.accept(null, rejected);
         }
-        return reply;
     }
 
     private SidecarReply call(HttpPost post, Set<String> windowIds) throws SidecarFailure {

@@ -3,9 +3,9 @@ package org.divrank.opensearch;
 import java.net.URI;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.BiConsumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -15,8 +15,8 @@ import java.util.function.LongSupplier;
  * transport level rests for {@code backoffMs}. When every one is resting they are all tried
  * anyway, so a recovered sidecar is found again; when all fail, the failure is the last one's
  * and the processor fails open as with a single sidecar. Which failures rest a sidecar is
- * {@link SidecarFailures#isTransport}. A retry starts on the thread that completed the failed
- * call: the node's executor ({@link SidecarClient}), or the caller's when the send failed at once.
+ * {@link SidecarFailures#isTransport}. A retry starts from the failed call's completion, on the
+ * node's executor ({@link SidecarClient}).
  */
 public final class SidecarPool {
 
@@ -40,8 +40,12 @@ public final class SidecarPool {
         return clients.stream().map(SidecarClient::endpoint).toList();
     }
 
-    /** Posts {@code body} to the next healthy sidecar; fails only with {@link SidecarFailure}. */
-    public CompletableFuture<SidecarReply> rerank(byte[] body, Set<String> windowIds) {
+    /**
+     * Posts {@code body} to the next healthy sidecar and calls {@code done} once, as
+     * {@link SidecarClient#rerank} does; a failure is a {@link SidecarFailure} (or the executor's
+     * rejection).
+     */
+    public void rerank(byte[] body, Set<String> windowIds, BiConsumer<SidecarReply, Exception> done) {
         int n = clients.size();
         int start = Math.floorMod(next.getAndIncrement(), n);
         long now = clockMs.getAsLong();
@@ -55,20 +59,21 @@ public final class SidecarPool {
             int c = (start + i) % n;
             if (restUntil.get(c) > now) order[k++] = c;
         }
-        return attempt(order, 0, body, windowIds);
+        attempt(order, 0, body, windowIds, done);
     }
 
-    private CompletableFuture<SidecarReply> attempt(int[] order, int at, byte[] body, Set<String> windowIds) {
+    private void attempt(int[] order, int at, byte[] body, Set<String> windowIds, BiConsumer<SidecarReply, Exception> done) {
         int c = order[at];
-        return clients.get(c).rerank(body, windowIds).exceptionallyCompose(error -> {
-            SidecarFailure failure = SidecarFailures.find(error);
+        clients.get(c).rerank(body, windowIds, (reply, error) -> {
+            SidecarFailure failure = error == null ? null : SidecarFailures.find(error);
             if (failure != null && SidecarFailures.isTransport(failure)) {
                 restUntil.set(c, clockMs.getAsLong() + backoffMs);
                 if (failure.reason().equals("sidecar_unreachable") && at + 1 < order.length) {
-                    return attempt(order, at + 1, body, windowIds);
+                    attempt(order, at + 1, body, windowIds, done);
+                    return;
                 }
             }
-            return CompletableFuture.failedFuture(error);
+            done.accept(reply, error);
         });
     }
 }

@@ -666,7 +666,14 @@ class DivrankResponseProcessorTests {
         AtomicInteger tasks = new AtomicInteger();
         executor = task -> {
             tasks.incrementAndGet();
-            node.execute(task);
+            try {
+                // Returns only once the task has run: the sidecar's answer is in before the
+                // processor could attach anything, the case where a future's dependent stage
+                // ran on the caller's thread instead.
+                node.submit(task).get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
         };
         try {
             DivrankResponseProcessor processor = processor(Map.of());
