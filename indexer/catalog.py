@@ -14,13 +14,17 @@ which item field; it comes from CLI flags or a small YAML/TOML file such as::
     attrs: [color, size]         # extra attributes kept under ``attrs``; "*" = all the rest
 
 Values are not validated here (that is :mod:`indexer.items`); a row keeps its line number so
-a reject can say where it came from.
+a reject can say where it came from. A line that is not a row at all (broken JSON, a CSV line
+with more cells than the header) is not a reason to stop a long load either: it becomes a
+:class:`RawItem` marked ``unreadable``, which validation turns into a ``malformed_row`` reject.
+A file that cannot be read (not UTF-8, not Parquet) stops the run.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -33,6 +37,7 @@ __all__ = [
     "CatalogError",
     "FieldMap",
     "RawItem",
+    "Unreadable",
     "detect_format",
     "load_field_map",
     "map_row",
@@ -41,6 +46,8 @@ __all__ = [
 ]
 
 FORMATS = ("jsonl", "csv", "parquet")
+# Python's csv module refuses cells over 128 KiB; a long HTML description is a real cell.
+CSV_CELL_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 class CatalogError(ValueError):
@@ -96,6 +103,17 @@ class RawItem:
     popularity: Any = None
     embedding: Any = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    unreadable: str | None = None  # why the line is not a row; validation rejects it
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A line of the file that is not a row; ``detail`` says what is wrong with it."""
+
+    detail: str
+
+
+Row = dict[str, Any] | Unreadable
 
 
 def load_field_map(path: Path) -> FieldMap:
@@ -142,8 +160,8 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, row)``; a malformed line is an error naming file and line."""
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Row]]:
+    """Yield ``(line_number, row)``; a line that is not a row comes as :class:`Unreadable`."""
     fmt = fmt or detect_format(path)
     if not path.exists():
         raise CatalogError(f"catalog {path} does not exist")
@@ -158,7 +176,7 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[st
         raise CatalogError(f"{path}: not UTF-8 text after line {line}") from None
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -166,21 +184,34 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise CatalogError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                yield number, Unreadable(f"not valid JSON ({exc.msg}, column {exc.colno})")
+                continue
             if not isinstance(row, dict):
-                raise CatalogError(f"{path}:{number}: expected a JSON object per line")
+                yield number, Unreadable(f"expected a JSON object per line, got {line[:40]!r}")
+                continue
             yield number, row
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_csv(path: Path) -> Iterator[tuple[int, Row]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    csv.field_size_limit(CSV_CELL_LIMIT)
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
-        for number, row in enumerate(reader, start=2):  # line 1 is the header
-            yield number, dict(row)
+        try:
+            for number, row in enumerate(reader, start=2):  # line 1 is the header
+                if None in row:  # DictReader puts cells past the header under None
+                    cells = len(reader.fieldnames or ()) + len(row[None])
+                    yield number, Unreadable(
+                        f"{cells} cells where the header has {len(reader.fieldnames or ())} "
+                        "(an unquoted delimiter inside a value?)"
+                    )
+                    continue
+                yield number, dict(row)
+        except csv.Error as exc:
+            raise CatalogError(f"{path}:{reader.line_num}: not readable CSV ({exc})") from None
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_parquet(path: Path) -> Iterator[tuple[int, Row]]:
     import pyarrow.parquet as pq
 
     try:
@@ -228,6 +259,9 @@ def map_row(line: int, row: dict[str, Any], fmap: FieldMap) -> RawItem:
 
 
 def read_catalog(path: Path, fmap: FieldMap, fmt: str | None = None) -> Iterator[RawItem]:
-    """Rows of ``path`` mapped through ``fmap``."""
+    """Rows of ``path`` mapped through ``fmap``; a line that is not a row stays marked."""
     for line, row in read_rows(path, fmt):
-        yield map_row(line, row, fmap)
+        if isinstance(row, Unreadable):
+            yield RawItem(line=line, id=None, title=None, unreadable=row.detail)
+        else:
+            yield map_row(line, row, fmap)

@@ -25,6 +25,9 @@ CATEGORY_LEVELS = 3
 # without touching stored fields (``_id`` lives there). The plugin's LeanWindow default.
 ID_FIELD = "item_id"
 _SEPARATORS = re.compile(r"\s*(?:/|>|\|)\s*")
+# "1,299.00" groups thousands; "1,20" or "1.299,00" use a decimal comma: reading either by
+# dropping the commas would index 120 or 1.299 without a word, so only the first is accepted.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
 @dataclass
@@ -100,7 +103,12 @@ def _amount(value: Any, what: str) -> float | None:
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
-        number = float(value.strip().replace(",", ""))  # ValueError names the bad text
+        text = value.strip()
+        if "," in text:
+            if not _THOUSANDS.fullmatch(text):
+                raise ValueError(f"{text!r}: a comma only groups thousands (1,299.50)")
+            text = text.replace(",", "")
+        number = float(text)  # ValueError names the bad text
     else:
         raise ValueError(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(number) or number < 0:
@@ -130,6 +138,9 @@ def validate_items(
     """Yield valid items; every other row goes to ``rejects`` with its reason."""
     seen: set[str] = set()
     for row in rows:
+        if row.unreadable is not None:
+            rejects.add(row.line, None, Reason.MALFORMED_ROW, row.unreadable)
+            continue
         item_id = _text(row.id)
         if not item_id:
             rejects.add(row.line, None, Reason.MISSING_ID, "no id")

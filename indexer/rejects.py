@@ -18,6 +18,7 @@ __all__ = ["Reason", "RejectLog", "RejectSummary"]
 
 
 class Reason(StrEnum):
+    MALFORMED_ROW = "malformed_row"
     MISSING_ID = "missing_id"
     EMPTY_TEXT = "empty_text"
     DUPLICATE_ID = "duplicate_id"

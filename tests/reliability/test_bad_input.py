@@ -290,10 +290,12 @@ GARBAGE = bytes(range(256)) * 8  # not UTF-8, not JSON, NUL bytes included
 
 CATALOGS: list[tuple[str, str, str | bytes, list[str], int, str]] = [
     # (id, file name, content, extra CLI args, exit code, text the error must contain)
-    ("bad-json-line", "c.jsonl", '{"id": "a", "title": "ok"}\n{not json\n', [], 1,
-     "c.jsonl:2: not valid JSON"),
-    ("array-line", "c.jsonl", '{"id": "a", "title": "ok"}\n[1, 2]\n', [], 1,
+    # A line that is not a row is a reject (here one of two rows: above the 5% default).
+    ("bad-json-line", "c.jsonl", '{"id": "a", "title": "ok"}\n{not json\n', [], 3,
+     "line 2 (malformed_row): not valid JSON"),
+    ("array-line", "c.jsonl", '{"id": "a", "title": "ok"}\n[1, 2]\n', [], 3,
      "expected a JSON object per line"),
+    ("ragged-csv", "c.csv", "id,title\na,ok\nb,too,many\n", [], 3, "malformed_row"),
     # Not UTF-8: one line naming the file, exit 1, no traceback.
     ("binary-jsonl", "c.jsonl", GARBAGE, [], 1, "c.jsonl: not UTF-8 text"),
     ("corrupt-parquet", "c.parquet", "this is not parquet", [], 1,
@@ -328,6 +330,32 @@ def test_malformed_catalog_is_refused_with_a_reason(
     assert "Traceback" not in result.output
     # nothing was published under the alias
     assert not OpenSearch(engine).indices.exists_alias(name=alias)
+
+
+def test_one_broken_line_in_a_long_catalog_is_a_reject_not_a_failed_load(
+    engine: str, catalog: Any, tmp_path: Path
+) -> None:
+    """A truncated or hand-edited line among 40 good rows: the 40 are published, the line is
+    in the rejects file with its number and reason, under the 5% default."""
+    alias = f"{catalog.prefix}-one-bad-line"
+    rows = [json.dumps({"id": f"i{n}", "title": f"lamp model {n}", "price": "1,299.50"})
+            for n in range(40)]  # fmt: skip
+    rows.insert(17, '{"id": "broken", "title": "cut off')
+    path = _write(tmp_path / "c.jsonl", "\n".join(rows) + "\n")
+    rejects = tmp_path / "rejects.jsonl"
+    result = runner.invoke(app, ["index", "--input", str(path), "--alias", alias, "--url",
+                                 engine, "--no-progress", "--rejects", str(rejects)])
+    assert result.exit_code == 0, result.output
+    client = OpenSearch(engine)
+    try:
+        assert client.count(index=alias)["count"] == 40
+        doc = client.get(index=alias, id="i0")["_source"]
+        assert doc["price"] == 1299.5
+        records = [json.loads(line) for line in rejects.read_text().splitlines()]
+        assert [(r["line"], r["reason"]) for r in records] == [(18, "malformed_row")]
+        assert "not valid JSON" in records[0]["detail"]
+    finally:
+        client.indices.delete(index=f"{alias}-*", ignore_unavailable=True)
 
 
 EVENTS: list[tuple[str, str | bytes, str, str]] = [

@@ -92,11 +92,33 @@ def test_field_map_errors_name_the_problem(tmp_path: Path) -> None:
         load_field_map(tmp_path / "x.ini")
 
 
-def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
+def test_a_line_that_is_not_a_row_is_marked_and_reading_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    path.write_text('{"id": 1, "title": "x"}\n{"id": 2,\n')
-    with pytest.raises(CatalogError, match=r"c\.jsonl:2: not valid JSON"):
-        list(read_catalog(path, FieldMap()))
+    path.write_text('{"id": 1, "title": "x"}\n{"id": 2,\n[1, 2]\n{"id": 3, "title": "z"}\n')
+    rows = list(read_catalog(path, FieldMap()))
+    assert [(r.line, r.id) for r in rows] == [(1, 1), (2, None), (3, None), (4, 3)]
+    assert rows[0].unreadable is None and rows[3].unreadable is None
+    assert rows[1].unreadable is not None and "not valid JSON" in rows[1].unreadable
+    assert rows[2].unreadable is not None and "a JSON object" in rows[2].unreadable
+
+
+def test_csv_line_with_more_cells_than_the_header_is_not_a_row(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("id,title,price\na,lamp,3\nb,desk, large,12\nc,chair,4\n")
+    rows = list(read_catalog(path, FieldMap()))
+    assert [(r.line, r.id, r.unreadable) for r in rows] == [
+        (2, "a", None),
+        (3, None, "4 cells where the header has 3 (an unquoted delimiter inside a value?)"),
+        (4, "c", None),
+    ]
+
+
+def test_csv_cells_longer_than_pythons_default_limit_are_read(tmp_path: Path) -> None:
+    long = "x" * 300_000  # the csv module refuses cells over 128 KiB unless told otherwise
+    path = tmp_path / "c.csv"
+    path.write_text(f"id,title,description\na,lamp,{long}\nb,desk,short\n")
+    rows = list(read_catalog(path, FieldMap()))
+    assert [r.id for r in rows] == ["a", "b"] and rows[0].description == long
 
 
 def test_unknown_extension(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from indexer.catalog import RawItem
 from indexer.items import normalize_category, validate_items
@@ -43,6 +44,36 @@ def test_each_bad_row_is_rejected_with_its_reason(tmp_path: Path) -> None:
     assert "expected 3 numbers, got 2" in records[4]["detail"]
     assert summary.rejected == 6 and abs(summary.ratio - 0.75) < 1e-9
     assert "duplicate_id=1" in summary.describe()
+
+
+def test_a_line_that_is_not_a_row_is_a_reject_with_its_line() -> None:
+    log = RejectLog(None)
+    rows = [RawItem(1, "a", "ok"), RawItem(2, None, None, unreadable="not valid JSON"),
+            RawItem(3, "b", "ok")]  # fmt: skip
+    assert [i.id for i in validate_items(rows, log)] == ["a", "b"]
+    assert log.counts == {"malformed_row": 1}
+    assert log.first == "line 2 (malformed_row): not valid JSON"
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [("1,299.50", 1299.5), ("12,000", 12000.0), ("1299", 1299.0), (" 4.5 ", 4.5)],
+)
+def test_a_comma_in_a_price_is_read_only_as_a_thousands_group(
+    price: str, expected: float
+) -> None:
+    log = RejectLog(None)
+    assert [i.price for i in validate_items([RawItem(1, "a", "t", price=price)], log)] == [
+        expected
+    ]
+
+
+@pytest.mark.parametrize("price", ["1,20", "1.299,00", "12,5", "1,2345", "$12.99"])
+def test_a_decimal_comma_or_a_currency_sign_is_rejected_not_guessed(price: str) -> None:
+    log = RejectLog(None)
+    assert list(validate_items([RawItem(1, "a", "t", price=price)], log)) == []
+    assert log.counts == {"non_numeric_price": 1}
+    assert log.first is not None and price.strip() in log.first
 
 
 def test_duplicate_of_a_rejected_row_is_accepted() -> None:
