@@ -73,14 +73,16 @@ class CachedEncoder:
 def ensure_indexed(
     client: Any, catalog: Catalog, alias: str, settings: Settings, dataset: str,
     force: bool = False, progress: bool = True, source_vectors: bool = True,
-    with_prior: bool = False,
+    with_prior: bool = False, source_key: str = "",
 ) -> str:  # fmt: skip
-    """The index serving ``alias``, (re)built when missing, of another size, or ``force``.
+    """The index serving ``alias``, (re)built when missing, of another size, written from
+    other data files (``source_key``, see ``Dataset``), or ``force``.
     ``source_vectors`` (default): vectors in ``_source`` too, for OpenSearch's native MMR."""
+    tag = f"{SOURCE_TAG}:{dataset}" + (f":{source_key}" if source_key else "")
     current = serving_index(client, alias)
     if current is not None and not force:
         count = int(client.count(index=alias)["count"])
-        if count == len(catalog):
+        if count == len(catalog) and _source_of(client, current) == tag:
             return current
     opts = IndexOptions(
         alias=alias,
@@ -88,7 +90,7 @@ def ensure_indexed(
         batch_size=settings.embedding_batch_size,
         cache_dir=settings.cache_dir,
         progress=progress,
-        source=f"{SOURCE_TAG}:{dataset}",
+        source=tag,
         keep=1,
         source_vectors=source_vectors,
     )
@@ -97,3 +99,9 @@ def ensure_indexed(
     if index is None:
         raise RuntimeError(f"indexing {dataset} did not publish alias {alias}")
     return index
+
+
+def _source_of(client: Any, index: str) -> str | None:
+    """The ``source`` an index was written with (``_meta.divrank.source``)."""
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    return ((mapping.get("_meta") or {}).get("divrank") or {}).get("source")

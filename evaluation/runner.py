@@ -97,21 +97,28 @@ def load_or_build(
     engine = engine or (dialect_of(client).name if client is not None else "opensearch")
     table_file = items_path(episode_dir, dataset.name)
     eps_file = episode_path(episode_dir, dataset.name, retrieval, engine)
-    if table_file.is_file() and eps_file.is_file() and not rebuild:
+    key = dataset.source_key
+    if not rebuild and _built_from(table_file, key) and _built_from(eps_file, key):
         return ItemTable.load(table_file), EpisodeSet.load(eps_file)
+    stale = not rebuild and eps_file.is_file() and not _built_from(eps_file, key)
     if client is None:
-        raise RuntimeError(f"no cached episodes at {eps_file} and no engine to build them from")
+        why = "were built from other data files" if stale else "are missing"
+        raise RuntimeError(f"the episodes at {eps_file} {why}, and there is no engine to "
+                           "build them from")  # fmt: skip
+    if stale:
+        say(f"the cached {dataset.name} episodes were built from other data files: rebuilding")
     encoder = CachedEncoder(settings)
-    if table_file.is_file() and not rebuild:
+    if _built_from(table_file, key) and not rebuild:
         table = ItemTable.load(table_file)
     else:
         say(f"embedding {len(dataset.catalog)} {dataset.name} items (indexer cache)")
         table = build_item_table(dataset, encoder.catalog_vectors(dataset.catalog), encoder.key)
         table.save(table_file)
+        _stamp(table_file, key)
     say(f"indexing {dataset.name} into {engine} alias {alias}")
     index = ensure_indexed(client, dataset.catalog, alias, settings, dataset.name,
                            force=rebuild, progress=progress,
-                           with_prior=dataset.item_prior)  # fmt: skip
+                           with_prior=dataset.item_prior, source_key=key)  # fmt: skip
     retriever = Retriever(client, index, TEXT_FIELDS.get(dataset.name, ("title", "description")))
     say(f"searching {len(dataset.requests)} requests ({retrieval}, top {depth})")
     episodes, dropped = build_episodes(dataset, table, retriever, retrieval, encoder, depth, seed)
@@ -119,7 +126,31 @@ def load_or_build(
         if count:
             say(f"dropped {count} requests: {reason}")
     episodes.save(eps_file)
+    _stamp(eps_file, key)
     return table, episodes
+
+
+def _stamp_path(cache_file: Path) -> Path:
+    return cache_file.with_name(cache_file.name + ".source")
+
+
+def _built_from(cache_file: Path, key: str) -> bool:
+    """``cache_file`` exists and was built from the data files ``key`` names (any, for fixed
+    data: ``key == ""``)."""
+    if not cache_file.is_file():
+        return False
+    if not key:
+        return True
+    stamp = _stamp_path(cache_file)
+    return stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == key
+
+
+def _stamp(cache_file: Path, key: str) -> None:
+    stamp = _stamp_path(cache_file)
+    if key:
+        stamp.write_text(key + "\n", encoding="utf-8")
+    else:
+        stamp.unlink(missing_ok=True)
 
 
 def sample(episodes: EpisodeSet, split: str, limit: int | None, seed: int) -> list[Episode]:

@@ -25,9 +25,18 @@ from config.settings import get_settings
 from indexer.catalog import CatalogError, RawItem
 from indexer.categorize import HOMEDEPOT_RULES, ICECAT_RULES, categorize
 
-__all__ = ["DEFAULT_DATA_DIR", "PRESETS", "BrandTagger", "homedepot_items", "icecat_items"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "HOMEDEPOT_ZIP",
+    "PRESETS",
+    "BrandTagger",
+    "homedepot_items",
+    "homedepot_rows",
+    "icecat_items",
+]
 
 DEFAULT_DATA_DIR = get_settings().shared_data  # DIVRANK_SHARED_DATA, default ../shared/data
+HOMEDEPOT_ZIP = "homedepot/homedepot_dev.csv.zip"
 _ATTR = re.compile(r"^attr_[a-z]_(.+)$")
 
 
@@ -114,32 +123,37 @@ class BrandTagger:
         return None
 
 
-def homedepot_items(data_dir: Path = DEFAULT_DATA_DIR) -> Iterator[RawItem]:
-    """Unique Home Depot products (40,873), brand-tagged and categorised."""
-    folder = data_dir / "homedepot"
-    tagger = BrandTagger.from_file(folder / "brandnames.txt")
-    path = folder / "homedepot_dev.csv.zip"
-    seen: set[str] = set()
+def homedepot_rows(data_dir: Path = DEFAULT_DATA_DIR) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, row)`` of the judgments CSV: its one ``.csv`` member, whatever its name, so a
+    held-out or fuller judgment file dropped in under the same zip name reads the same."""
+    path = data_dir / HOMEDEPOT_ZIP
     with _open_zip(path) as zf:
         member = next((n for n in zf.namelist() if n.endswith(".csv")), None)
         if member is None:
             raise CatalogError(f"{path} holds no .csv member")
         with zf.open(member) as raw:
             reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
-            for line, row in enumerate(reader, start=2):
-                uid = row.get("product_uid")
-                if not uid or uid in seen:
-                    continue
-                seen.add(uid)
-                title = row.get("product_title") or ""
-                brand = tagger.tag(title)
-                yield RawItem(
-                    line=line,
-                    id=uid,
-                    title=title,
-                    category=categorize(title, HOMEDEPOT_RULES, brand),
-                    brand=brand,
-                )
+            yield from enumerate(reader, start=2)
+
+
+def homedepot_items(data_dir: Path = DEFAULT_DATA_DIR) -> Iterator[RawItem]:
+    """Unique Home Depot products (40,873), brand-tagged and categorised."""
+    tagger = BrandTagger.from_file(data_dir / "homedepot" / "brandnames.txt")
+    seen: set[str] = set()
+    for line, row in homedepot_rows(data_dir):
+        uid = row.get("product_uid")
+        if not uid or uid in seen:
+            continue
+        seen.add(uid)
+        title = row.get("product_title") or ""
+        brand = tagger.tag(title)
+        yield RawItem(
+            line=line,
+            id=uid,
+            title=title,
+            category=categorize(title, HOMEDEPOT_RULES, brand),
+            brand=brand,
+        )
 
 
 PRESETS = {"icecat": icecat_items, "homedepot": homedepot_items}

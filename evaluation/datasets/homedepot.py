@@ -7,9 +7,7 @@ About 7 products are judged per query, so unjudged products are unknown, not irr
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
+import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -17,11 +15,9 @@ import numpy as np
 
 from evaluation.datasets.types import Catalog, Dataset, Request
 from indexer.categorize import OTHER
-from indexer.presets import homedepot_items
+from indexer.presets import HOMEDEPOT_ZIP, homedepot_items, homedepot_rows
 
 __all__ = ["HomeDepotLoader", "gain_from_relevance"]
-
-CSV_ZIP = "homedepot_dev.csv.zip"
 
 
 def gain_from_relevance(relevance: float) -> int:
@@ -35,19 +31,20 @@ class HomeDepotLoader:
     name = "homedepot"
 
     def load(self, data_dir: Path, cache_dir: Path) -> Dataset:
-        folder = data_dir / "homedepot"
-        path = folder / CSV_ZIP
+        path = data_dir / HOMEDEPOT_ZIP
         if not path.is_file():
             raise FileNotFoundError(f"Home Depot data not found: {path}")
+        digest = hashlib.sha256(path.read_bytes())  # ~2 MB: the judgments and the titles
+        brands = data_dir / "homedepot" / "brandnames.txt"
+        digest.update(brands.read_bytes() if brands.is_file() else b"")
         judgments: dict[str, dict[str, int]] = {}
-        with zipfile.ZipFile(path) as archive, archive.open("homedepot_dev.csv") as raw:
-            for row_no, row in enumerate(csv.DictReader(io.TextIOWrapper(raw, "utf-8")), 2):
-                try:
-                    pid, query = row["product_uid"].strip(), row["search_term"].strip()
-                    gain = gain_from_relevance(float(row["relevance"]))
-                except (KeyError, ValueError) as exc:
-                    raise ValueError(f"{path}: row {row_no}: {exc}") from exc
-                judgments.setdefault(query, {})[pid] = gain
+        for row_no, row in homedepot_rows(data_dir):
+            try:
+                pid, query = row["product_uid"].strip(), row["search_term"].strip()
+                gain = gain_from_relevance(float(row["relevance"]))
+            except (KeyError, ValueError, AttributeError) as exc:
+                raise ValueError(f"{path}: row {row_no}: {exc}") from exc
+            judgments.setdefault(query, {})[pid] = gain
         # The catalog exactly as `divrank index --preset homedepot` indexes it (brand tagger,
         # category rules), so the labels we measure are the labels the engine holds.
         items = sorted(homedepot_items(data_dir), key=lambda item: int(item.id))
@@ -75,6 +72,7 @@ class HomeDepotLoader:
             retrievals=("bm25", "knn", "hybrid"),
             brand_label="brand",
             category_label="category (indexer title rules)",
+            source_key=digest.hexdigest()[:16],
         )
 
 

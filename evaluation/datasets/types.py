@@ -79,6 +79,9 @@ class Dataset:
     # catalog.popularity counts only what a ranker may know (events before the cut), so the
     # core may rank by it; False where it is derived from the judgments themselves
     item_prior: bool = False
+    # what the data files were (path, size, modification time): cached episodes, item tables
+    # and evaluation indices built from other files are rebuilt, never reused; "" = fixed data
+    source_key: str = ""
 
 
 @runtime_checkable

@@ -6,6 +6,7 @@ evaluation is ``divrank eval``, not a test.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from config.settings import REPO_ROOT, get_settings
 from evaluation.datasets import get_loader
 from evaluation.runner import default_strategies, load_or_build, run_eval
 from evaluation.slicing import slice_dataset
-from indexer.alias_swap import list_versions
+from indexer.alias_swap import list_versions, serving_index
 
 pytestmark = pytest.mark.integration
 DATA = REPO_ROOT.parent / "shared" / "data"
@@ -72,6 +73,35 @@ def test_slice_builds_episodes_and_a_report(engine: str, alias: str, tmp_path: P
     text = outcome.markdown.read_text()
     assert "| opensearch-mmr | 1 |" in text  # knobs print as %g
     assert outcome.plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_episodes_built_from_other_data_files_are_rebuilt(
+    engine: str, alias: str, tmp_path: Path
+) -> None:
+    """A held-out or fuller judgments file dropped in under the same name is never evaluated
+    with the episodes, item table or index of the file before it."""
+    settings = get_settings()
+    client = connect(settings, url=engine)
+    full = get_loader("homedepot").load(DATA, settings.cache_dir)
+    assert len(full.source_key) == 16  # a digest of the judgments zip and the brand list
+    first = slice_dataset(full, 20, 300)
+    _, before = load_or_build(first, "bm25", settings, tmp_path, client, alias, progress=False)
+    assert len(before) > 10
+    served = serving_index(client, alias)
+    # the same catalog and dataset name, other files: half the queries, another digest
+    other = dataclasses.replace(first, requests=first.requests[:10], source_key="f" * 16)
+    with pytest.raises(RuntimeError, match="built from other data files"):
+        load_or_build(other, "bm25", settings, tmp_path, None, alias)
+    said: list[str] = []
+    _, episodes = load_or_build(other, "bm25", settings, tmp_path, client, alias,
+                                progress=False, say=said.append)  # fmt: skip
+    assert 0 < len(episodes) <= 10  # (a request whose search finds nothing is dropped)
+    assert any("built from other data files: rebuilding" in line for line in said), said
+    assert serving_index(client, alias) != served  # re-indexed, though the count is the same
+    _, cached = load_or_build(other, "bm25", settings, tmp_path, None, alias)
+    np.testing.assert_array_equal(cached.qids, episodes.qids)
+    with pytest.raises(RuntimeError, match="built from other data files"):
+        load_or_build(first, "bm25", settings, tmp_path, None, alias)
 
 
 def test_the_pipeline_row_reproduces_the_learned_relevance_in_process(
