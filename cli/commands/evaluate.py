@@ -39,8 +39,15 @@ Engine = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
 CatalogFile = Annotated[
     Path | None,
-    typer.Option("--catalog", help="replay a shop's own logs: its catalog (JSONL/CSV/Parquet, "
-                 "the `divrank index` columns); needs --events"),
+    typer.Option("--catalog", help="a shop's own catalog (JSONL/CSV/Parquet, the `divrank "
+                 "index` columns), with --events (replay its logs) or, for `eval`, "
+                 "--judgments (its judged queries)"),
+]  # fmt: skip
+JudgmentsFile = Annotated[
+    Path | None,
+    typer.Option("--judgments", help="judged queries over --catalog: Search Relevance Workbench "
+                 "judgments (.json) or rows with query, item id and rating columns "
+                 "(JSONL/CSV/TSV/Parquet); ratings become gains by their order"),
 ]  # fmt: skip
 EventsFile = Annotated[
     Path | None,
@@ -214,6 +221,7 @@ def eval_command(
     ] = False,
     catalog: CatalogFile = None,
     events: EventsFile = None,
+    judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
     queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
@@ -223,7 +231,8 @@ def eval_command(
     """Compare every strategy on the same candidates over the diversity knob; write reports.
 
     With --catalog and --events: replay a shop's own logs (profiles from the events before the
-    cut, each later search graded by what the user did on its results)."""
+    cut, each later search graded by what the user did on its results). With --catalog and
+    --judgments: the shop's judged queries (a judgment list), graded by their ratings."""
     from evaluation.runner import (
         default_strategies,
         elasticsearch_sections,
@@ -231,7 +240,7 @@ def eval_command(
         run_eval,
     )
 
-    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    loader = _replay_loader(catalog, events, cut, queries_per_user, judgments, judged=True)
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine,
                        loader)  # fmt: skip
@@ -242,36 +251,32 @@ def eval_command(
         relevance = None if skip else _load_relevance(relevance_model, dataset)
         if loader is not None:
             dataset = loader.short_name
-            _say("replay: " + ", ".join(f"{k} {v}" for k, v in loader.stats.items() if v))
+            _say(f"{loader.kind}: " + ", ".join(f"{k} {v}" for k, v in loader.stats.items() if v))
         client = ctx["client"]
         strategies = default_strategies(learned, client, ctx["alias"] if client else None,
                                         pyversity=not no_pyversity, say=_say,
                                         relevance=relevance,
-                                        replay=loader is not None)  # fmt: skip
+                                        replay=_replays(loader))  # fmt: skip
         if pipeline_name is not None:
             if client is None or engine is not EngineKind.opensearch:
                 _fail("--pipeline needs the OpenSearch engine (not --no-engine)")
-            history_ids = ctx["table"].ids if loader is not None else None
+            history_ids = ctx["table"].ids if _replays(loader) else None
             strategies.append(live_pipeline(client, ctx["alias"], pipeline_name,
                                             ctx["retrieval"], dataset,
                                             history_ids))  # fmt: skip
         name = name or report_name(
-            f"replay-{dataset}" if loader is not None else dataset, ctx["retrieval"], engine.value
+            f"{loader.kind}-{dataset}" if loader is not None else dataset, ctx["retrieval"],
+            engine.value,
         )
         native = "es-diversify" if engine is EngineKind.elasticsearch else "opensearch-mmr"
         notes = [
             f"engine: {engine.value} (candidates and `{native}`)",
             f"brand = {ctx['data'].brand_label}, category = {ctx['data'].category_label}",
-            "shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"
-            if ctx["data"].shallow_judgments
-            else "ground truth: held-out items rated >= 4 (unjudged = not relevant)"
-            if loader is None
-            else f"replay of {loader.events_path.name} over {loader.catalog_path.name}: each "
-            f"user's history ends at the cut ({loader.cut.label()}); later searches (the "
-            "log's own, or up to "
-            f"{loader.queries_per_user} category queries per user) graded purchase 3 > cart 2 "
-            "> click 1 among the engine's candidates; splits by user; "
-            + ", ".join(f"{k}: {v}" for k, v in loader.stats.items()),
+            *(["shallow judgments: unjudged = unknown (see judged@10, NDCG judged@10)"]
+              if ctx["data"].shallow_judgments else
+              ["ground truth: held-out items rated >= 4 (unjudged = not relevant)"]
+              if loader is None else []),
+            *([loader.describe()] if loader is not None else []),
             f"learned fusion: {weights}" if weights else "learned fusion: not given (--weights)",
             *([f"`pipeline`: each query through search pipeline `{pipeline_name}` (OpenSearch "
                "+ divrank plugin + the running sidecar), latency a full search round trip"]
@@ -304,22 +309,36 @@ def eval_command(
 
 
 def _replay_loader(catalog: Path | None, events: Path | None, cut: str,
-                   queries_per_user: int) -> Any:  # fmt: skip
-    """The replay loader for --catalog/--events (None without them); bad options exit 2."""
-    if catalog is None and events is None:
+                   queries_per_user: int, judgments: Path | None = None,
+                   judged: bool = False) -> Any:  # fmt: skip
+    """The loader of a shop's own files: --catalog with --events (a replay) or, where the
+    command takes it (``judged``), with --judgments; None without them. Bad options exit 2."""
+    if catalog is None and events is None and judgments is None:
         return None
-    if catalog is None or events is None:
-        _fail("a replay needs both --catalog and --events")
-    for label, path in (("--catalog", catalog), ("--events", events)):
-        assert path is not None
-        if not path.is_file():
+    if events is not None and judgments is not None:
+        _fail("give --events (a log to replay) or --judgments (judged queries), not both")
+    if catalog is None or (events is None and judgments is None):
+        _fail("a shop's own data needs --catalog and "
+              + ("either --events or --judgments" if judged else "--events"))
+    for label, path in (("--catalog", catalog), ("--events", events),
+                        ("--judgments", judgments)):  # fmt: skip
+        if path is not None and not path.is_file():
             _fail(f"{label} {path} does not exist")
+    if judgments is not None:
+        from evaluation.datasets.judgments import JudgmentsLoader
+
+        return JudgmentsLoader(catalog, judgments)
     from evaluation.datasets.replay import ReplayLoader, parse_cut
 
     try:
         return ReplayLoader(catalog, events, parse_cut(cut), queries_per_user)  # type: ignore[arg-type]
     except ValueError as exc:
         _fail(str(exc))
+
+
+def _replays(loader: Any) -> bool:
+    """The loader replays users' logs (histories, the buy-again baselines), not judgments."""
+    return loader is not None and loader.kind == "replay"
 
 
 _ES_NOTES = [

@@ -15,9 +15,7 @@ Candidates then come from the real engine like any other dataset (``evaluation.b
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -25,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.datasets.shop_files import files_fingerprint, read_shop_catalog, short_label
 from evaluation.datasets.types import Catalog, Dataset, Request
-from indexer.catalog import FieldMap, read_catalog
+from indexer.catalog import FieldMap
 from indexer.events import Event, EventReadStats, parse_ts, read_events
-from indexer.items import validate_items
 from indexer.profiles import ProfileConfig, event_weight
 from indexer.rejects import RejectLog
 
@@ -99,27 +97,33 @@ class ReplayLoader:
     field_map: FieldMap = field(default_factory=FieldMap)
     label: str | None = None  # short name for reports; default the events file's stem
     stats: Counter[str] = field(default_factory=Counter)
+    kind = "replay"
 
     @property
     def name(self) -> str:
         """``replay-<label>-<fingerprint>``: the episode cache follows the files and options."""
-        digest = hashlib.sha256()
-        for path in (self.catalog_path, self.events_path):
-            stat = path.stat() if path.exists() else None
-            digest.update(f"{path.resolve()}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}"
-                          .encode())  # fmt: skip
-        digest.update(f"{self.cut.label()}:{self.queries_per_user}".encode())
-        return f"replay-{self.short_name}-{digest.hexdigest()[:8]}"
+        options = f"{self.cut.label()}:{self.queries_per_user}"
+        stamp = files_fingerprint((self.catalog_path, self.events_path), options)
+        return f"replay-{self.short_name}-{stamp}"
 
     @property
     def short_name(self) -> str:
         """``label``, else the events file's folder and stem (lowercase, for index names)."""
-        raw = self.label or f"{self.events_path.resolve().parent.name}-{self.events_path.stem}"
-        return re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or "log"
+        return short_label(self.label, self.events_path, "log")
+
+    def describe(self) -> str:
+        """The report's note on where the requests and their ground truth came from."""
+        return (
+            f"replay of {self.events_path.name} over {self.catalog_path.name}: each user's "
+            f"history ends at the cut ({self.cut.label()}); later searches (the log's own, or "
+            f"up to {self.queries_per_user} category queries per user) graded purchase 3 > "
+            "cart 2 > click 1 among the engine's candidates; splits by user; "
+            + ", ".join(f"{k}: {v}" for k, v in self.stats.items())
+        )
 
     def load(self, data_dir: Path, cache_dir: Path) -> Dataset:
         del data_dir, cache_dir  # everything comes from the two files
-        catalog = self._catalog()
+        catalog = read_shop_catalog(self.catalog_path, self.field_map, self.stats)
         known = set(catalog.ids)
         stats = EventReadStats()
         rejects = RejectLog(None)
@@ -147,22 +151,6 @@ class ReplayLoader:
             shallow_judgments=False,
             retrievals=("bm25", "hybrid", "knn"),
             item_prior=True,
-        )
-
-    def _catalog(self) -> Catalog:
-        rejects = RejectLog(None)
-        docs = list(validate_items(read_catalog(self.catalog_path, self.field_map), rejects))
-        if not docs:
-            raise ValueError(f"{self.catalog_path}: no valid catalog rows")
-        self.stats["catalog items"] = len(docs)
-        self.stats["catalog rows rejected"] = rejects.rejected
-        return Catalog(
-            ids=[d.id for d in docs],
-            titles=[d.title for d in docs],
-            descriptions=[d.description for d in docs],
-            categories=[(d.category,) if d.category else () for d in docs],
-            brands=[d.brand for d in docs],
-            popularity=np.zeros(len(docs), dtype=np.float32),
         )
 
     def _requests(

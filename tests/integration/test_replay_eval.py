@@ -182,7 +182,7 @@ def test_replay_options_are_checked(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "cli.main", "eval", "--catalog", str(tmp_path / "none.jsonl")]
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
-    assert "needs both --catalog and --events" in done.stderr
+    assert "needs --catalog and either --events or --judgments" in done.stderr
 
 
 def test_the_ubi_sample_replays_end_to_end(engine: str, tmp_path: Path) -> None:
