@@ -240,7 +240,7 @@ def eval_command(
         run_eval,
     )
 
-    loader = _replay_loader(catalog, events, cut, queries_per_user, judgments, judged=True)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine,
                        loader)  # fmt: skip
@@ -308,18 +308,16 @@ def eval_command(
     typer.echo(f"wrote {outcome.markdown} and {outcome.plot}")
 
 
-def _replay_loader(catalog: Path | None, events: Path | None, cut: str,
-                   queries_per_user: int, judgments: Path | None = None,
-                   judged: bool = False) -> Any:  # fmt: skip
-    """The loader of a shop's own files: --catalog with --events (a replay) or, where the
-    command takes it (``judged``), with --judgments; None without them. Bad options exit 2."""
+def _shop_loader(catalog: Path | None, events: Path | None, cut: str,
+                 queries_per_user: int, judgments: Path | None) -> Any:  # fmt: skip
+    """The loader of a shop's own files: --catalog with --events (a replay) or with
+    --judgments (judged queries); None without them. Bad options exit 2."""
     if catalog is None and events is None and judgments is None:
         return None
     if events is not None and judgments is not None:
         _fail("give --events (a log to replay) or --judgments (judged queries), not both")
     if catalog is None or (events is None and judgments is None):
-        _fail("a shop's own data needs --catalog and "
-              + ("either --events or --judgments" if judged else "--events"))
+        _fail("a shop's own data needs --catalog and either --events or --judgments")
     for label, path in (("--catalog", catalog), ("--events", events),
                         ("--judgments", judgments)):  # fmt: skip
         if path is not None and not path.is_file():
@@ -383,6 +381,7 @@ def train_command(
     temperature: Temperature = 0.05,
     catalog: CatalogFile = None,
     events: EventsFile = None,
+    judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
     queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
@@ -392,7 +391,8 @@ def train_command(
     """Learn the fusion weights on the training split, choose the epoch on the validation
     split, and save them (safetensors + JSON, or one JSON): listwise (listwise + λ·L_hom +
     μ·L_div) or policy gradient (``--method policy``). With --catalog and --events: on a
-    replayed log's users (see `divrank eval`)."""
+    replayed log's users (see `divrank eval`); with --catalog and --judgments: on a shop's
+    judged queries."""
     if select_by not in ("frontier", "ndcg", "learned", "loss"):
         _fail(f"--select-by must be frontier, ndcg, learned or loss, got {select_by!r}")
     if method not in ("listwise", "policy"):
@@ -401,12 +401,12 @@ def train_command(
         _fail("--method policy has no loss to select by: use --select-by frontier, ndcg or learned")
     if select_by == "learned" and relevance_model is None:
         _fail("--select-by learned needs --relevance-model")
-    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet,
                        loader=loader)  # fmt: skip
         if loader is not None:
-            dataset = f"replay-{loader.short_name}"
+            dataset = f"{loader.kind}-{loader.short_name}"
         from evaluation.profiles import profile_from_history
         from evaluation.runner import sample
         from evaluation.sweep import build_contexts
@@ -486,6 +486,7 @@ def train_relevance_command(
     = 0,
     catalog: CatalogFile = None,
     events: EventsFile = None,
+    judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
     queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
@@ -495,7 +496,8 @@ def train_relevance_command(
     """Learn relevance from graded judgments (LightGBM lambdarank over request-time features),
     stopped on the validation split; the test split is never read. With --catalog and
     --events: from a shop's own logs, graded by what each user did later among a search's
-    results (purchase 3 > cart 2 > click 1, as `divrank eval` replays them)."""
+    results (purchase 3 > cart 2 > click 1, as `divrank eval` replays them); with --catalog
+    and --judgments: from its judgment list."""
     from evaluation.runner import sample
     from reranker.relevance_io import save_relevance_model
     from training.relevance import RelevanceConfig, train_relevance
@@ -503,9 +505,9 @@ def train_relevance_command(
     names = [r.strip() for r in retrievals.split(",") if r.strip()]
     if not names:
         _fail("--retrievals names no candidate set")
-    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
     if loader is not None:
-        dataset = f"replay-{loader.short_name}"
+        dataset = f"{loader.kind}-{loader.short_name}"
     try:
         train_eps, valid_eps, table = [], [], None
         for retrieval in names:
@@ -550,6 +552,7 @@ def tune_command(
         "tuned weights are also written into this file (its `fusion_weights`)")] = None,
     catalog: CatalogFile = None,
     events: EventsFile = None,
+    judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
     queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
@@ -560,19 +563,20 @@ def tune_command(
     frontier (``--mode direct``), or the trainer's λ, μ, term weights and knob coupling
     (``--mode train``). Direct mode takes several retrievals, comma-separated
     (``--retrieval bm25,knn,hybrid``): one set of weights, scored on the mean.
-    With --catalog and --events: on a replayed log's users (see `divrank eval`), starting
-    from the weights given with --init (the frontier is then the shop's own)."""
+    With --catalog and --events (a replayed log's users, see `divrank eval`) or --judgments
+    (a shop's judged queries): there, starting from the weights given with --init (the
+    frontier is then the shop's own)."""
     if mode not in ("direct", "train"):
         _fail(f"--mode must be direct or train, got {mode!r}")
     if objective not in ("frontier", "targets", "learned"):
         _fail(f"--objective must be frontier, targets or learned, got {objective!r}")
-    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
     try:
         sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
         if len(sources) > 1 and mode != "direct":
             _fail("several --retrieval values (comma-separated) need --mode direct")
         if loader is not None:
-            dataset = f"replay-{loader.short_name}"
+            dataset = f"{loader.kind}-{loader.short_name}"
         from evaluation.profiles import profile_from_history
         from evaluation.runner import sample
         from evaluation.sweep import build_contexts

@@ -18,6 +18,7 @@ from cli.commands.evaluate import (
     Cut,
     DataDir,
     EventsFile,
+    JudgmentsFile,
     NoEngine,
     QueriesPerUser,
     Quiet,
@@ -25,8 +26,8 @@ from cli.commands.evaluate import (
     _context,
     _describe,
     _fail,
-    _replay_loader,
     _say,
+    _shop_loader,
 )
 
 __all__ = ["fit_gain_command", "fit_knob_command"]
@@ -55,6 +56,7 @@ def fit_gain_command(
     data_dir: DataDir = DEFAULT_DATA,
     catalog: CatalogFile = None,
     events: EventsFile = None,
+    judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
     queries_per_user: QueriesPerUser = 3,
     no_engine: NoEngine = False,
@@ -63,7 +65,8 @@ def fit_gain_command(
 ) -> None:
     """Choose how sharply the fusion reads the relevance model's scores (the gain curve's
     temperature, by the learned targets: >= 1.05x engine NDCG, then ILD and brands) on the
-    Home Depot validation split, or with --catalog and --events on a shop's replayed users,
+    Home Depot validation split, or with --catalog and --events (--judgments) on a shop's
+    replayed users (judged queries),
     refit the knob curve there, and store both in the model. A model without fusion weights
     gets the core's defaults with the curve."""
     from dataclasses import replace
@@ -88,7 +91,7 @@ def fit_gain_command(
         _fail(f"--into {into}: {exc}")
     tuned = model.fusion_weights or DEFAULT_WEIGHTS
     flat = replace(model, gain_temperature=0.0)  # the lists carry min-max scores
-    loader = _replay_loader(catalog, events, cut, queries_per_user)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
     sources = [r.strip() for r in retrieval.split(",") if r.strip()]
     if not sources:
         _fail("--retrieval names no candidate set")

@@ -53,14 +53,14 @@ def _shop(folder: Path) -> tuple[Path, Path, Path]:
     return catalog, as_csv, as_json
 
 
-def _eval(engine: str, tmp_path: Path, catalog: Path, judgments: Path) -> tuple[str, Any]:
+def _divrank(engine: str, tmp_path: Path, command: str, catalog: Path, judgments: Path,
+            *options: str) -> str:  # fmt: skip
+    """One `divrank COMMAND --catalog --judgments` run (it must succeed); its index is dropped
+    afterwards. Returns its stderr."""
     env = {**os.environ, "DIVRANK_OPENSEARCH_URL": engine, "HF_HUB_OFFLINE": "1",
            "DIVRANK_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
-    name = judgments.suffix[1:]
-    cmd = [sys.executable, "-m", "cli.main", "eval", "--catalog", str(catalog), "--judgments",
-           str(judgments), "--retrieval", "bm25", "--knobs", "0,0.5", "--valid-limit", "0",
-           "--test-limit", "0", "--no-pyversity", "--reports", str(tmp_path / "reports"),
-           "--report-name", name, "--quiet"]  # fmt: skip
+    cmd = [sys.executable, "-m", "cli.main", command, "--catalog", str(catalog), "--judgments",
+           str(judgments), *options, "--quiet"]  # fmt: skip
     try:
         done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                               timeout=900, check=False)  # fmt: skip
@@ -69,8 +69,17 @@ def _eval(engine: str, tmp_path: Path, catalog: Path, judgments: Path) -> tuple[
         for version in list_versions(client, f"{JudgmentsLoader(catalog, judgments).name}-eval"):
             client.indices.delete(index=version.name, ignore_unavailable=True)
     assert done.returncode == 0, done.stderr[-2000:]
+    return done.stderr
+
+
+def _eval(engine: str, tmp_path: Path, catalog: Path, judgments: Path) -> tuple[str, Any]:
+    name = judgments.suffix[1:]
+    said = _divrank(engine, tmp_path, "eval", catalog, judgments, "--retrieval", "bm25",
+                    "--knobs", "0,0.5", "--valid-limit", "0", "--test-limit", "0",
+                    "--no-pyversity", "--reports", str(tmp_path / "reports"), "--report-name",
+                    name)  # fmt: skip
     runs = json.loads((tmp_path / "reports" / "runs" / f"{name}-test.json").read_text())
-    return done.stderr + (tmp_path / "reports" / f"{name}.md").read_text(), runs
+    return said + (tmp_path / "reports" / f"{name}.md").read_text(), runs
 
 
 def test_a_judgment_list_is_evaluated_the_same_from_rows_or_from_srw_json(
@@ -94,3 +103,15 @@ def test_a_judgment_list_is_evaluated_the_same_from_rows_or_from_srw_json(
     metrics = {(p["strategy"], p["diversity"]): p["metrics"]["ndcg@10"] for p in runs}
     assert metrics == {(p["strategy"], p["diversity"]): p["metrics"]["ndcg@10"]
                        for p in runs_json}  # fmt: skip
+
+
+def test_relevance_learns_from_the_judgment_list(engine: str, tmp_path: Path) -> None:
+    """`divrank train-relevance --catalog --judgments`: a model file the sidecar can load."""
+    from reranker.relevance_io import load_relevance_model
+
+    catalog, as_csv, _ = _shop(tmp_path)
+    out = tmp_path / "shop-relevance.json"
+    _divrank(engine, tmp_path, "train-relevance", catalog, as_csv, "--retrievals", "bm25",
+             "--rounds", "20", "--out", str(out))  # fmt: skip
+    model = load_relevance_model(out)
+    assert model.metadata["dataset"].startswith("judged-") and model.metadata["trees"] >= 1

@@ -23,7 +23,7 @@ SHIPPED = REPO_ROOT / "reranker" / "models" / "relevance" / "homedepot.json"
         (["--temperatures", "0,-0.5"], "--temperatures must lie in [0, 10]"),
         (["--temperatures", ","], "--temperatures must lie in [0, 10]"),
         (["--retrieval", " , "], "--retrieval names no candidate set"),
-        (["--catalog", "shop.jsonl"], "a shop's own data needs --catalog and --events"),
+        (["--catalog", "shop.jsonl"], "needs --catalog and either --events or --judgments"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, options: list[str], message: str) -> None:
