@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from indexer.text_files import UNREADABLE, open_text, plain_name
+
 __all__ = [
     "CatalogError",
     "FieldMap",
@@ -148,8 +150,8 @@ def load_field_map(path: Path) -> FieldMap:
 
 
 def detect_format(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
+    name = plain_name(path)  # "catalog.csv.gz" is CSV, read through gzip
+    if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
     if name.endswith((".csv", ".tsv")):
         return "csv"
@@ -174,10 +176,12 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Row]]:
             yield line, row
     except UnicodeDecodeError:
         raise CatalogError(f"{path}: not UTF-8 text after line {line}") from None
+    except UNREADABLE as exc:
+        raise CatalogError(f"{path}: not a readable gzip file after line {line} ({exc})") from None
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
-    with path.open(encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -193,9 +197,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Row]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = "\t" if plain_name(path).endswith(".tsv") else ","
     csv.field_size_limit(CSV_CELL_LIMIT)
-    with path.open(encoding="utf-8", newline="") as fh:
+    with open_text(path) as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
             for number, row in enumerate(reader, start=2):  # line 1 is the header

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.rejects import Reason, RejectLog
+from indexer.text_files import UNREADABLE, open_text
 
 __all__ = ["EVENT_TYPES", "UBI_ACTIONS", "Event", "EventReadStats", "parse_ts", "read_events"]
 
@@ -165,27 +166,33 @@ def _ubi(doc: dict[str, Any], stats: EventReadStats) -> Event | str:
 
 
 def _detect(path: Path) -> str:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                first = json.loads(line)
-                if isinstance(first, dict) and ("index" in first or "create" in first):
-                    return "ubi"
-                if isinstance(first, dict) and "action_name" in first:
-                    return "ubi"
-                return "jsonl"
+    """``ubi`` or ``jsonl`` from the first line; an unreadable file or first line is left to
+    the reader, which says what is wrong and where."""
+    try:
+        with open_text(path) as fh:
+            line = next((line for line in fh if line.strip()), "")
+        first = json.loads(line) if line else None
+    except (UnicodeDecodeError, json.JSONDecodeError, *UNREADABLE):
+        return "jsonl"
+    if isinstance(first, dict) and ("index" in first or "create" in first):
+        return "ubi"
+    if isinstance(first, dict) and "action_name" in first:
+        return "ubi"
     return "jsonl"
 
 
 def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Numbered lines; a file that is not UTF-8 is one clear error naming file and line."""
     number = 0
-    with path.open(encoding="utf-8") as fh:
+    with open_text(path) as fh:
         try:
             for number, line in enumerate(fh, start=1):
                 yield number, line
         except UnicodeDecodeError:
             raise ValueError(f"{path}: not UTF-8 text after line {number}") from None
+        except UNREADABLE as exc:
+            raise ValueError(f"{path}: not a readable gzip file after line {number} ({exc})"
+                             ) from None
 
 
 def read_events(

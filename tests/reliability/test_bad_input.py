@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -332,16 +333,18 @@ def test_malformed_catalog_is_refused_with_a_reason(
     assert not OpenSearch(engine).indices.exists_alias(name=alias)
 
 
+@pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz"])
 def test_one_broken_line_in_a_long_catalog_is_a_reject_not_a_failed_load(
-    engine: str, catalog: Any, tmp_path: Path
+    engine: str, catalog: Any, tmp_path: Path, name: str
 ) -> None:
     """A truncated or hand-edited line among 40 good rows: the 40 are published, the line is
-    in the rejects file with its number and reason, under the 5% default."""
+    in the rejects file with its number and reason, under the 5% default (plain or gzip)."""
     alias = f"{catalog.prefix}-one-bad-line"
     rows = [json.dumps({"id": f"i{n}", "title": f"lamp model {n}", "price": "1,299.50"})
             for n in range(40)]  # fmt: skip
     rows.insert(17, '{"id": "broken", "title": "cut off')
-    path = _write(tmp_path / "c.jsonl", "\n".join(rows) + "\n")
+    text = ("\n".join(rows) + "\n").encode()
+    path = _write(tmp_path / name, gzip.compress(text) if name.endswith(".gz") else text)
     rejects = tmp_path / "rejects.jsonl"
     result = runner.invoke(app, ["index", "--input", str(path), "--alias", alias, "--url",
                                  engine, "--no-progress", "--rejects", str(rejects)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -124,3 +125,25 @@ def test_csv_cells_longer_than_pythons_default_limit_are_read(tmp_path: Path) ->
 def test_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="--format"):
         list(read_catalog(tmp_path / "c.xml", FieldMap()))
+
+
+@pytest.mark.parametrize("name", ["c.jsonl.gz", "c.csv.gz", "c.tsv.gz"])
+def test_gzip_catalogs_read_like_plain_ones(tmp_path: Path, name: str) -> None:
+    if "jsonl" in name:
+        text = "".join(json.dumps(r) + "\n" for r in ROWS)
+    else:
+        sep = "\t" if "tsv" in name else ","
+        header = list(ROWS[0])
+        text = "\n".join([sep.join(header)] + [sep.join(r[h] for h in header) for r in ROWS])
+    (tmp_path / name).write_bytes(gzip.compress(text.encode()))
+    rows = list(read_catalog(tmp_path / name, FMAP))
+    assert [(r.id, r.title, r.price) for r in rows] == [("a1", "Red kettle", "19.90"),
+                                                        ("a2", "Blue mug", "4")]  # fmt: skip
+
+
+def test_a_truncated_gzip_catalog_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl.gz"
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in ROWS * 50).encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CatalogError, match=r"c\.jsonl\.gz: not a readable gzip file"):
+        list(read_catalog(path, FMAP))

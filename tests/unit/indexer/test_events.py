@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -64,3 +65,23 @@ def test_ubi_fixture() -> None:
     # an EAN-keyed purchase keeps the catalog's internal id and the supplier as brand
     purchase = next(e for e in events if e.type == "purchase" and e.alt_item_id == "2304022")
     assert purchase.item_id == "0883585774104" and purchase.brand == "HP"
+
+
+def test_a_gzip_export_reads_like_the_plain_one(tmp_path: Path) -> None:
+    plain = tmp_path / "ubi.ndjson"
+    packed = tmp_path / "ubi.ndjson.gz"
+    packed.write_bytes(gzip.compress(UBI.read_bytes()))
+    plain.write_bytes(UBI.read_bytes())
+    read = [list(read_events(p, RejectLog(None), stats=EventReadStats())) for p in (plain, packed)]
+    assert read[0] == read[1] and len(read[1]) == 549  # the UBI format is detected through gzip
+
+
+def test_a_broken_gzip_or_a_broken_first_line_is_one_clear_error(tmp_path: Path) -> None:
+    cut = tmp_path / "ev.jsonl.gz"
+    cut.write_bytes(gzip.compress(UBI.read_bytes())[:5000])  # a truncated download
+    with pytest.raises(ValueError, match=r"ev\.jsonl\.gz: not a readable gzip file after line"):
+        list(read_events(cut, RejectLog(None)))
+    first = tmp_path / "ev.jsonl"
+    first.write_text('{broken\n{"user_id": "u", "item_id": "i", "type": "click", "ts": 1}\n')
+    log = RejectLog(None)
+    assert [e.item_id for e in read_events(first, log)] == ["i"] and log.rejected == 1
