@@ -8,9 +8,10 @@ Our schema, one object per line::
 milliseconds; optional ``text``, ``brand``, ``category`` describe an item the catalog lacks.)
 
 UBI (User Behavior Insights): documents of the ``ubi_events`` index, either as a bulk file
-(action line + document, as exported) or one document per line. ``client_id`` is the user,
-``event_attributes.object.object_id`` the item (``internal_id`` is tried too when the object id
-names another field, e.g. an EAN), ``action_name`` maps to our types with
+(action line + document, as exported), one document per line, or one dump line per document
+(``{"_index", "_id", "_source"}``, as dump tools and search hits give them). ``client_id`` is
+the user, ``event_attributes.object.object_id`` the item (``internal_id`` is tried too when
+the object id names another field, e.g. an EAN), ``action_name`` maps to our types with
 :data:`UBI_ACTIONS`; actions without an item or a known meaning (impressions, searches, filters,
 page exits) are skipped, not rejected: they are not interest signals. ``ubi_queries`` documents
 in the same file are not events, but their query texts are kept: when an item has no
@@ -176,6 +177,10 @@ def _detect(path: Path) -> str:
         return "jsonl"
     if isinstance(first, dict) and ("index" in first or "create" in first):
         return "ubi"
+    if isinstance(first, dict) and isinstance(first.get("_source"), dict):
+        first = {**first["_source"], "_index": first.get("_index")}
+        if "ubi" in str(first["_index"] or ""):
+            return "ubi"
     if isinstance(first, dict) and "action_name" in first:
         return "ubi"
     return "jsonl"
@@ -203,12 +208,7 @@ def read_events(
     if not path.exists():
         raise FileNotFoundError(f"events file {path} does not exist")
     if fmt == "auto":
-        try:
-            fmt = _detect(path)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:1: not valid JSON ({exc.msg})") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not UTF-8 text") from None
+        fmt = _detect(path)
     if fmt not in ("jsonl", "ubi"):
         raise ValueError(f"events format {fmt!r}: use auto, jsonl or ubi")
     target_index: str | None = None  # from the preceding bulk action line
@@ -224,7 +224,11 @@ def read_events(
         if not isinstance(doc, dict):
             rejects.add(number, None, Reason.BAD_EVENT, "expected a JSON object")
             continue
-        if fmt == "ubi" and len(doc) == 1 and next(iter(doc)) in ("index", "create"):
+        if fmt == "ubi" and isinstance(doc.get("_source"), dict):
+            # a dump or search-hit line ({"_index", "_id", "_source"}) names its own index
+            target_index = str(doc.get("_index") or "")
+            doc = doc["_source"]
+        elif fmt == "ubi" and len(doc) == 1 and next(iter(doc)) in ("index", "create"):
             action = next(iter(doc.values())) or {}
             target_index = str(action.get("_index", "")) if isinstance(action, dict) else ""
             continue

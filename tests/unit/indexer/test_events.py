@@ -85,3 +85,21 @@ def test_a_broken_gzip_or_a_broken_first_line_is_one_clear_error(tmp_path: Path)
     first.write_text('{broken\n{"user_id": "u", "item_id": "i", "type": "click", "ts": 1}\n')
     log = RejectLog(None)
     assert [e.item_id for e in read_events(first, log)] == ["i"] and log.rejected == 1
+
+
+def test_a_dump_of_search_hits_reads_like_the_bulk_export(tmp_path: Path) -> None:
+    """One ``{"_index", "_id", "_source"}`` line per document, as dump tools write them."""
+    lines, index = [], None
+    for line in UBI.read_text().splitlines():
+        doc = json.loads(line)
+        if len(doc) == 1 and next(iter(doc)) in ("index", "create"):
+            index = next(iter(doc.values()))["_index"]
+            continue
+        lines.append(json.dumps({"_index": index, "_id": str(len(lines)), "_source": doc}))
+    dump = tmp_path / "ubi-dump.ndjson"
+    dump.write_text("\n".join(lines) + "\n")
+    stats = [EventReadStats(), EventReadStats()]
+    bulk = list(read_events(UBI, RejectLog(None), stats=stats[0]))
+    dumped = list(read_events(dump, RejectLog(None), stats=stats[1]))
+    assert dumped == bulk and len(dumped) == 549
+    assert stats[1].query_texts == stats[0].query_texts and stats[1].skipped == stats[0].skipped
