@@ -43,6 +43,12 @@ CatalogFile = Annotated[
                  "index` columns), with --events (replay its logs) or, for `eval`, "
                  "--judgments (its judged queries)"),
 ]  # fmt: skip
+FieldsFile = Annotated[
+    Path | None,
+    typer.Option("--fields", help="--catalog's column mapping (.yaml/.toml), as `divrank index "
+                 "--fields` reads it (default: the columns id, title, description, category, "
+                 "brand, price, popularity)"),
+]  # fmt: skip
 JudgmentsFile = Annotated[
     Path | None,
     typer.Option("--judgments", help="judged queries over --catalog: Search Relevance Workbench "
@@ -220,6 +226,7 @@ def eval_command(
                            help="the relevance model does not see the query's vector")
     ] = False,
     catalog: CatalogFile = None,
+    fields: FieldsFile = None,
     events: EventsFile = None,
     judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
@@ -240,7 +247,7 @@ def eval_command(
         run_eval,
     )
 
-    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments, fields)
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, rebuild, seed, quiet, engine,
                        loader)  # fmt: skip
@@ -309,27 +316,38 @@ def eval_command(
 
 
 def _shop_loader(catalog: Path | None, events: Path | None, cut: str,
-                 queries_per_user: int, judgments: Path | None) -> Any:  # fmt: skip
-    """The loader of a shop's own files: --catalog with --events (a replay) or with
-    --judgments (judged queries); None without them. Bad options exit 2."""
+                 queries_per_user: int, judgments: Path | None,
+                 fields: Path | None = None) -> Any:  # fmt: skip
+    """The loader of a shop's own files: --catalog (its columns mapped by --fields) with
+    --events (a replay) or with --judgments (judged queries); None without them. Bad options
+    exit 2."""
     if catalog is None and events is None and judgments is None:
+        if fields is not None:
+            _fail("--fields maps the columns of --catalog: give --catalog too")
         return None
     if events is not None and judgments is not None:
         _fail("give --events (a log to replay) or --judgments (judged queries), not both")
     if catalog is None or (events is None and judgments is None):
         _fail("a shop's own data needs --catalog and either --events or --judgments")
     for label, path in (("--catalog", catalog), ("--events", events),
-                        ("--judgments", judgments)):  # fmt: skip
+                        ("--judgments", judgments), ("--fields", fields)):  # fmt: skip
         if path is not None and not path.is_file():
             _fail(f"{label} {path} does not exist")
+    from indexer.catalog import FieldMap, load_field_map
+
+    try:
+        field_map = load_field_map(fields) if fields is not None else FieldMap()
+    except ValueError as exc:  # CatalogError: names the file and what is wrong
+        _fail(str(exc))
     if judgments is not None:
         from evaluation.datasets.judgments import JudgmentsLoader
 
-        return JudgmentsLoader(catalog, judgments)
+        return JudgmentsLoader(catalog, judgments, field_map)
     from evaluation.datasets.replay import ReplayLoader, parse_cut
 
     try:
-        return ReplayLoader(catalog, events, parse_cut(cut), queries_per_user)  # type: ignore[arg-type]
+        return ReplayLoader(catalog, events, parse_cut(cut), queries_per_user,  # type: ignore[arg-type]
+                            field_map)  # fmt: skip
     except ValueError as exc:
         _fail(str(exc))
 
@@ -380,6 +398,7 @@ def train_command(
     method: TrainMethod = "listwise",
     temperature: Temperature = 0.05,
     catalog: CatalogFile = None,
+    fields: FieldsFile = None,
     events: EventsFile = None,
     judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
@@ -401,7 +420,7 @@ def train_command(
         _fail("--method policy has no loss to select by: use --select-by frontier, ndcg or learned")
     if select_by == "learned" and relevance_model is None:
         _fail("--select-by learned needs --relevance-model")
-    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments, fields)
     try:
         ctx = _context(dataset, retrieval, data_dir, no_engine, False, seed, quiet,
                        loader=loader)  # fmt: skip
@@ -485,6 +504,7 @@ def train_relevance_command(
     valid_limit: Annotated[int, typer.Option(help="validation windows per retrieval (0 = all)")]
     = 0,
     catalog: CatalogFile = None,
+    fields: FieldsFile = None,
     events: EventsFile = None,
     judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
@@ -505,7 +525,7 @@ def train_relevance_command(
     names = [r.strip() for r in retrievals.split(",") if r.strip()]
     if not names:
         _fail("--retrievals names no candidate set")
-    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments, fields)
     if loader is not None:
         dataset = f"{loader.kind}-{loader.short_name}"
     try:
@@ -551,6 +571,7 @@ def tune_command(
         help="--objective learned: the relevance model whose scores the fusion ranks by; the "
         "tuned weights are also written into this file (its `fusion_weights`)")] = None,
     catalog: CatalogFile = None,
+    fields: FieldsFile = None,
     events: EventsFile = None,
     judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
@@ -570,7 +591,7 @@ def tune_command(
         _fail(f"--mode must be direct or train, got {mode!r}")
     if objective not in ("frontier", "targets", "learned"):
         _fail(f"--objective must be frontier, targets or learned, got {objective!r}")
-    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments, fields)
     try:
         sources = (retrieval or "").split(",") if retrieval and "," in retrieval else [retrieval]
         if len(sources) > 1 and mode != "direct":

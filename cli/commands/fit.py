@@ -18,6 +18,7 @@ from cli.commands.evaluate import (
     Cut,
     DataDir,
     EventsFile,
+    FieldsFile,
     JudgmentsFile,
     NoEngine,
     QueriesPerUser,
@@ -55,6 +56,7 @@ def fit_gain_command(
     steps: Annotated[int, typer.Option(min=1, help="knob steps of equal NDCG cost")] = 20,
     data_dir: DataDir = DEFAULT_DATA,
     catalog: CatalogFile = None,
+    fields: FieldsFile = None,
     events: EventsFile = None,
     judgments: JudgmentsFile = None,
     cut: Cut = "0.8",
@@ -91,7 +93,7 @@ def fit_gain_command(
         _fail(f"--into {into}: {exc}")
     tuned = model.fusion_weights or DEFAULT_WEIGHTS
     flat = replace(model, gain_temperature=0.0)  # the lists carry min-max scores
-    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments)
+    loader = _shop_loader(catalog, events, cut, queries_per_user, judgments, fields)
     sources = [r.strip() for r in retrieval.split(",") if r.strip()]
     if not sources:
         _fail("--retrieval names no candidate set")

@@ -132,7 +132,7 @@ class JudgmentsLoader:
     @property
     def name(self) -> str:
         """``judged-<label>-<fingerprint>``: the episode cache follows the files."""
-        stamp = files_fingerprint((self.catalog_path, self.judgments_path), "judgments")
+        stamp = files_fingerprint((self.catalog_path, self.judgments_path), str(self.field_map))
         return f"judged-{self.short_name}-{stamp}"
 
     @property

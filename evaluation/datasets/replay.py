@@ -102,7 +102,7 @@ class ReplayLoader:
     @property
     def name(self) -> str:
         """``replay-<label>-<fingerprint>``: the episode cache follows the files and options."""
-        options = f"{self.cut.label()}:{self.queries_per_user}"
+        options = f"{self.cut.label()}:{self.queries_per_user}:{self.field_map}"
         stamp = files_fingerprint((self.catalog_path, self.events_path), options)
         return f"replay-{self.short_name}-{stamp}"
 

@@ -29,3 +29,22 @@ def test_bad_combinations_are_one_clear_error(
     args = [str(path) if a == "J" else a for a in extra]
     done = runner.invoke(app, ["eval", "--judgments", str(path), "--no-engine", *args])
     assert done.exit_code == 2 and message in done.output, done.output
+
+
+@pytest.mark.parametrize(
+    ("fields", "extra", "message"),
+    [
+        ("id: sku\n", [], "--fields maps the columns of --catalog: give --catalog too"),
+        ("id: [unclosed\n  - : :", ["--catalog", "J", "--judgments", "J"], "field map"),
+        ("titel: name\n", ["--catalog", "J", "--events", "J"], "unknown key(s) titel"),
+    ],
+)
+def test_a_field_map_that_cannot_apply_is_one_clear_error(
+    tmp_path: Path, fields: str, extra: list[str], message: str
+) -> None:
+    path, mapping = tmp_path / "j.csv", tmp_path / "map.yaml"
+    path.write_text("query,doc_id,rating\nlamp,a,1\n")
+    mapping.write_text(fields)
+    args = [str(path) if a == "J" else a for a in extra]
+    done = runner.invoke(app, ["eval", "--fields", str(mapping), "--no-engine", *args])
+    assert done.exit_code == 2 and message in done.output, done.output
