@@ -39,8 +39,8 @@ Engine = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars")]
 CatalogFile = Annotated[
     Path | None,
-    typer.Option("--catalog", help="a shop's own catalog (JSONL/CSV/Parquet, the `divrank "
-                 "index` columns), with --events (replay its logs) or, for `eval`, "
+    typer.Option("--catalog", help="a shop's own catalog (JSONL/CSV/Parquet, .gz too; the "
+                 "`divrank index` columns or --fields), with --events (replay its logs) or "
                  "--judgments (its judged queries)"),
 ]  # fmt: skip
 FieldsFile = Annotated[
