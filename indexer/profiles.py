@@ -12,7 +12,14 @@ Pure numpy/scikit-learn: no engine, no files. The output is exactly the document
 reads (see docs/api.md): ``user_id, interests, interest_weights, centroid, category_hist,
 brand_hist, item_weights, repeats, repeat_chances, category_repeats, recent_item_ids,
 updated_at``.
-``item_weights`` are the summed event weights of the user's ``max_items`` strongest items and
+``item_weights`` are the summed event weights of the user's ``max_items`` strongest items,
+decayed with their own, longer half-life (``item_half_life_days``): a taste drifts within
+weeks, while the coffee a household buys every few weeks is still its coffee months later.
+On the simulated grocery log (``evaluation/datasets/grocery_sim.py``: 400 households
+rebuying staples and brands for 30 weeks) the personalised order at knob 0 reaches 0.86x the
+buy-again baseline's NDCG@10 with 30 days on the item memory and 0.95x with 180 (a draft of
+the same simulation: 0.92x at 90, 0.93x at 365). ``repeats`` /
+``repeat_chances`` count events that returned to an item already seen (out of
 ``repeats`` / ``repeat_chances`` count events that returned to an item already seen (out of
 all events but the first), ``category_repeats`` the same per category (``{category:
 [repeats, chances]}``): raw counts, which the ranking core turns into item affinities and
@@ -35,6 +42,7 @@ from indexer.embeddings import normalize_rows
 from indexer.events import Event
 
 __all__ = [
+    "ITEM_HALF_LIFE_DAYS",
     "TYPE_WEIGHTS",
     "ItemInfo",
     "ProfileConfig",
@@ -44,13 +52,15 @@ __all__ = [
 ]
 
 TYPE_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 4.0, "purchase": 8.0}
+ITEM_HALF_LIFE_DAYS = 180.0
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
     max_interests: int = 4
     items_per_interest: int = 3
-    half_life_days: float = 30.0
+    half_life_days: float = 30.0  # interests and label shares
+    item_half_life_days: float = ITEM_HALF_LIFE_DAYS  # the item memory (item_weights)
     recent: int = 20
     max_items: int = 256  # item_weights kept per user (the strongest)
     seed: int = 0
@@ -119,12 +129,14 @@ def build_profile(
     updated_at: datetime | None = None,
 ) -> dict[str, Any] | None:
     """The profile document, or ``None`` when no item of the history has a vector."""
-    item_weight: dict[str, float] = defaultdict(float)
+    item_weight: dict[str, float] = defaultdict(float)  # interests and label shares
+    memory: dict[str, float] = defaultdict(float)  # the item memory, slower to forget
     last_seen: dict[str, float] = {}
     events_in: dict[str, int] = defaultdict(int)  # per category: events and distinct items
     items_in: dict[str, set[str]] = defaultdict(set)
     for event in history:
         item_weight[event.item_id] += event_weight(event, now, config.half_life_days)
+        memory[event.item_id] += event_weight(event, now, config.item_half_life_days)
         last_seen[event.item_id] = max(last_seen.get(event.item_id, -math.inf), event.ts)
         info = items.get(event.item_id)
         if info is not None and info.category:
@@ -162,7 +174,7 @@ def build_profile(
         "brand_hist": _histogram(brands),
         "item_weights": {
             item: round(w, 6)
-            for item, w in sorted(item_weight.items(), key=lambda kv: (-kv[1], kv[0]))[
+            for item, w in sorted(memory.items(), key=lambda kv: (-kv[1], kv[0]))[
                 : config.max_items
             ]
         },

@@ -349,7 +349,14 @@ def build(
     items_per_interest: Annotated[
         int, typer.Option(min=1, help="History items per extra interest.")
     ] = 3,
-    half_life_days: Annotated[float, typer.Option(min=0.001, help="Recency half-life.")] = 30.0,
+    half_life_days: Annotated[
+        float, typer.Option(min=0.001, help="Recency half-life of interests and label shares.")
+    ] = 30.0,
+    item_half_life_days: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Recency half-life of the item memory (what a shopper "
+                     "buys again; default 180 days)"),
+    ] = None,
     recent: Annotated[int, typer.Option(min=0, help="Recent item ids kept.")] = 20,
     model: Annotated[str | None, typer.Option(help="Model for items known only by text.")] = None,
     precision: Annotated[str, typer.Option(help="auto|fp32|bf16|int8.")] = "auto",
@@ -377,6 +384,7 @@ def build(
             max_interests=max_interests,
             items_per_interest=items_per_interest,
             half_life_days=half_life_days,
+            **({"item_half_life_days": item_half_life_days} if item_half_life_days else {}),
             recent=recent,
         ),
         model=model or settings.embedding_model,

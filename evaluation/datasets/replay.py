@@ -102,7 +102,9 @@ class ReplayLoader:
     @property
     def name(self) -> str:
         """``replay-<label>-<fingerprint>``: the episode cache follows the files and options."""
-        options = f"{self.cut.label()}:{self.queries_per_user}:{self.field_map}"
+        # the history weights are built in: another item half-life is another data set
+        memory = ProfileConfig().item_half_life_days
+        options = f"{self.cut.label()}:{self.queries_per_user}:{self.field_map}:{memory}"
         stamp = files_fingerprint((self.catalog_path, self.events_path), options)
         return f"replay-{self.short_name}-{stamp}"
 
@@ -157,7 +159,7 @@ class ReplayLoader:
         self, by_user: dict[str, list[Event]], catalog: Catalog, stats: EventReadStats
     ) -> tuple[list[Request], Counter[str]]:
         category_of = {i: c[0] for i, c in zip(catalog.ids, catalog.categories, strict=True) if c}
-        half_life = ProfileConfig().half_life_days
+        half_life = ProfileConfig().item_half_life_days  # the weights feed the item memory
         requests: list[Request] = []
         touched: Counter[str] = Counter()
         for user in sorted(by_user):

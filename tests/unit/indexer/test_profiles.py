@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.events import Event
-from indexer.profiles import ItemInfo, ProfileConfig, build_profile, event_weight
+from indexer.profiles import (
+    ITEM_HALF_LIFE_DAYS,
+    ItemInfo,
+    ProfileConfig,
+    build_profile,
+    event_weight,
+)
 
 DAY = 86400.0
 KEYS = {
@@ -75,9 +81,30 @@ def test_item_weights_and_repeat_counts_are_kept_raw() -> None:
     history = [Event("u", "a0", "purchase", now), Event("u", "a0", "purchase", now - 30 * DAY),
                Event("u", "a1", "view", now)]  # fmt: skip
     p = build_profile("u", sorted(history, key=lambda e: e.ts), _items(), now,
-                      ProfileConfig(max_items=1))  # fmt: skip
+                      ProfileConfig(max_items=1, item_half_life_days=30.0))  # fmt: skip
     assert p is not None
     assert p["item_weights"] == {"a0": 12.0}  # 8 + 8 * 0.5 (one half-life old); a1 cut
     assert (p["repeats"], p["repeat_chances"]) == (1, 2)
     # all three events are toner: two chances, one return to a0
     assert p["category_repeats"] == {"Printing/Supplies/Toner": [1, 2]}
+
+
+def test_the_item_memory_forgets_slower_than_the_interests() -> None:
+    """The same purchase 180 days old: half its weight in the item memory (its own half-life),
+    1/64 of it in the label shares (30 days), so an old staple still counts as one."""
+    now = 400 * DAY
+    history = [Event("u", "a0", "purchase", now - 180 * DAY), Event("u", "a1", "purchase", now)]
+    p = build_profile("u", history, _items(), now, ProfileConfig())
+    assert p is not None
+    assert ProfileConfig().item_half_life_days == ITEM_HALF_LIFE_DAYS == 180.0
+    assert p["item_weights"] == {"a1": 8.0, "a0": 4.0}
+
+
+def test_the_cli_help_names_the_item_memory_default() -> None:
+    """`divrank profiles build --item-half-life-days` says the default it leaves to the code."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    done = CliRunner().invoke(app, ["profiles", "build", "--help"], env={"COLUMNS": "200"})
+    assert f"default {ITEM_HALF_LIFE_DAYS:g} days" in done.output, done.output
