@@ -18,9 +18,8 @@ weeks, while the coffee a household buys every few weeks is still its coffee mon
 On the simulated grocery log (``evaluation/datasets/grocery_sim.py``: 400 households
 rebuying staples and brands for 30 weeks) the personalised order at knob 0 reaches 0.86x the
 buy-again baseline's NDCG@10 with 30 days on the item memory and 0.95x with 180 (a draft of
-the same simulation: 0.92x at 90, 0.93x at 365). ``repeats`` /
-``repeat_chances`` count events that returned to an item already seen (out of
-``repeats`` / ``repeat_chances`` count events that returned to an item already seen (out of
+the same simulation: 0.92x at 90, 0.93x at 365). ``repeats`` / ``repeat_chances`` count
+events that returned to an item already seen (out of
 all events but the first), ``category_repeats`` the same per category (``{category:
 [repeats, chances]}``): raw counts, which the ranking core turns into item affinities and
 repeat rates (``reranker.core.profile``) the same way for stored profiles and evaluation.
