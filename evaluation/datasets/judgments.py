@@ -9,10 +9,11 @@ rating column (``query``/``search_term``, ``doc_id``/``docId``/``item_id``/``pro
 catalog; the judgments are shallow (an unjudged item is unknown, not irrelevant), so reports
 carry judged@10 and judged-only NDCG beside NDCG.
 
-Ratings become integer gains by their order, since scales differ: integer grades that start
-at 0 (0..3, 0/1) are kept; up to 11 levels otherwise rank 0, 1, 2, … (ESCI's 0/1/10/100
-become 0..3, Home Depot's thirds 1..3 become 0..6, 1..5 stars 0..4); more levels are scaled
-linearly onto 0..10. The report says which rule applied.
+Ratings become integer gains by their order, since scales differ: one level alone (a list of
+relevant items) is gain 1; integer grades that start at 0 (0..3, 0/1) are kept; up to 11
+levels otherwise rank 0, 1, 2, … (ESCI's 0/1/10/100 become 0..3, Home Depot's thirds 1..3
+become 0..6, 1..5 stars 0..4); more levels are scaled linearly onto 0..10. The report says
+which rule applied.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def gain_scale(ratings: Sequence[float]) -> tuple[dict[float, int], str]:
     levels = sorted(set(ratings))
     if not levels:
         return {}, "no ratings"
+    if len(levels) == 1:  # a list of relevant items only (every rating the same)
+        gain = int(levels[0] > 0)
+        return {levels[0]: gain}, f"one rating level ({levels[0]:g}) → gain {gain}"
     if levels[0] == 0 and all(r.is_integer() and r <= 10 for r in levels):
         return {r: int(r) for r in levels}, "integer grades from 0: gains as they are"
     if len(levels) <= MOST_LEVELS:

@@ -23,6 +23,8 @@ ESCI = REPO_ROOT.parent / "shared" / "data" / "ubi-esci-sample" / "esci_us_judgm
         ([0.0, 2.0, 3.0], {0.0: 0, 2.0: 2, 3.0: 3}, "as they are"),
         ([5.0, 1.0, 3.0], {1.0: 0, 3.0: 1, 5.0: 2}, "by their order"),  # stars: 1 = worst
         ([1.0, 1.5, 3.0], {1.0: 0, 1.5: 1, 3.0: 2}, "by their order"),
+        ([1.0, 1.0], {1.0: 1}, "one rating level (1) → gain 1"),  # relevant items only
+        ([0.0], {0.0: 0}, "one rating level (0) → gain 0"),
     ],
 )
 def test_ratings_become_gains_by_their_order(
