@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -33,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from indexer.text_files import UNREADABLE, open_text, plain_name
+from indexer.text_files import TextFileError, numbered_lines, plain_name
 
 __all__ = [
     "CatalogError",
@@ -49,7 +48,7 @@ __all__ = [
 
 FORMATS = ("jsonl", "csv", "parquet")
 # Python's csv module refuses cells over 128 KiB; a long HTML description is a real cell.
-CSV_CELL_LIMIT = min(sys.maxsize, 2**31 - 1)
+CSV_CELL_LIMIT = 2**31 - 1  # the largest it takes everywhere (a C long)
 
 
 class CatalogError(ValueError):
@@ -170,49 +169,43 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Row]]:
     readers = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
     if fmt not in readers:
         raise CatalogError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    line = 0
     try:
-        for line, row in readers[fmt](path):
-            yield line, row
-    except UnicodeDecodeError:
-        raise CatalogError(f"{path}: not UTF-8 text after line {line}") from None
-    except UNREADABLE as exc:
-        raise CatalogError(f"{path}: not a readable gzip file after line {line} ({exc})") from None
+        yield from readers[fmt](path)
+    except TextFileError as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, Unreadable(f"not valid JSON ({exc.msg}, column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                yield number, Unreadable(f"expected a JSON object per line, got {line[:40]!r}")
-                continue
-            yield number, row
+    for number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, Unreadable(f"not valid JSON ({exc.msg}, column {exc.colno})")
+            continue
+        if not isinstance(row, dict):
+            yield number, Unreadable(f"expected a JSON object per line, got {line[:40]!r}")
+            continue
+        yield number, row
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Row]]:
     delimiter = "\t" if plain_name(path).endswith(".tsv") else ","
     csv.field_size_limit(CSV_CELL_LIMIT)
-    with open_text(path) as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        try:
-            for number, row in enumerate(reader, start=2):  # line 1 is the header
-                if None in row:  # DictReader puts cells past the header under None
-                    cells = len(reader.fieldnames or ()) + len(row[None])
-                    yield number, Unreadable(
-                        f"{cells} cells where the header has {len(reader.fieldnames or ())} "
-                        "(an unquoted delimiter inside a value?)"
-                    )
-                    continue
-                yield number, dict(row)
-        except csv.Error as exc:
-            raise CatalogError(f"{path}:{reader.line_num}: not readable CSV ({exc})") from None
+    reader = csv.DictReader((line for _, line in numbered_lines(path)), delimiter=delimiter)
+    try:
+        for number, row in enumerate(reader, start=2):  # line 1 is the header
+            if None in row:  # DictReader puts cells past the header under None
+                cells = len(reader.fieldnames or ()) + len(row[None])
+                yield number, Unreadable(
+                    f"{cells} cells where the header has {len(reader.fieldnames or ())} "
+                    "(an unquoted delimiter inside a value?)"
+                )
+                continue
+            yield number, dict(row)
+    except csv.Error as exc:
+        raise CatalogError(f"{path}:{reader.line_num}: not readable CSV ({exc})") from None
 
 
 def _read_parquet(path: Path) -> Iterator[tuple[int, Row]]:

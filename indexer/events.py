@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.rejects import Reason, RejectLog
-from indexer.text_files import UNREADABLE, open_text
+from indexer.text_files import TextFileError, numbered_lines
 
 __all__ = ["EVENT_TYPES", "UBI_ACTIONS", "Event", "EventReadStats", "parse_ts", "read_events"]
 
@@ -170,34 +170,19 @@ def _detect(path: Path) -> str:
     """``ubi`` or ``jsonl`` from the first line; an unreadable file or first line is left to
     the reader, which says what is wrong and where."""
     try:
-        with open_text(path) as fh:
-            line = next((line for line in fh if line.strip()), "")
+        line = next((line for _, line in numbered_lines(path) if line.strip()), "")
         first = json.loads(line) if line else None
-    except (UnicodeDecodeError, json.JSONDecodeError, *UNREADABLE):
+    except (TextFileError, json.JSONDecodeError):
         return "jsonl"
     if isinstance(first, dict) and ("index" in first or "create" in first):
         return "ubi"
-    if isinstance(first, dict) and isinstance(first.get("_source"), dict):
-        first = {**first["_source"], "_index": first.get("_index")}
-        if "ubi" in str(first["_index"] or ""):
+    if isinstance(first, dict) and isinstance(first.get("_source"), dict):  # a dump line
+        if "ubi" in str(first.get("_index") or ""):
             return "ubi"
+        first = first["_source"]
     if isinstance(first, dict) and "action_name" in first:
         return "ubi"
     return "jsonl"
-
-
-def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines; a file that is not UTF-8 is one clear error naming file and line."""
-    number = 0
-    with open_text(path) as fh:
-        try:
-            for number, line in enumerate(fh, start=1):
-                yield number, line
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not UTF-8 text after line {number}") from None
-        except UNREADABLE as exc:
-            raise ValueError(f"{path}: not a readable gzip file after line {number} ({exc})"
-                             ) from None
 
 
 def read_events(
@@ -212,7 +197,7 @@ def read_events(
     if fmt not in ("jsonl", "ubi"):
         raise ValueError(f"events format {fmt!r}: use auto, jsonl or ubi")
     target_index: str | None = None  # from the preceding bulk action line
-    for number, line in _utf8_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             continue
         stats.lines += 1
