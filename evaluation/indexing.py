@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from config.settings import Settings
 from evaluation.datasets import Catalog
-from indexer.alias_swap import serving_index
+from indexer.alias_swap import index_meta, serving_index
 from indexer.catalog import RawItem
 from indexer.embedding_cache import EmbeddingCache, embed_cached
 from indexer.embeddings import Embedder
@@ -82,7 +82,7 @@ def ensure_indexed(
     current = serving_index(client, alias)
     if current is not None and not force:
         count = int(client.count(index=alias)["count"])
-        if count == len(catalog) and _source_of(client, current) == tag:
+        if count == len(catalog) and index_meta(client, current).get("source") == tag:
             return current
     opts = IndexOptions(
         alias=alias,
@@ -99,9 +99,3 @@ def ensure_indexed(
     if index is None:
         raise RuntimeError(f"indexing {dataset} did not publish alias {alias}")
     return index
-
-
-def _source_of(client: Any, index: str) -> str | None:
-    """The ``source`` an index was written with (``_meta.divrank.source``)."""
-    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
-    return ((mapping.get("_meta") or {}).get("divrank") or {}).get("source")

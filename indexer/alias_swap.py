@@ -25,6 +25,7 @@ __all__ = [
     "Version",
     "cleanup_orphans",
     "create_version",
+    "index_meta",
     "list_versions",
     "mark_complete",
     "prune",
@@ -115,9 +116,19 @@ def list_versions(client: SearchClient, alias: str) -> list[Version]:
     for name in sorted(mappings):
         if not pattern.match(name):
             continue
-        meta = (mappings[name].get("mappings", {}).get("_meta") or {}).get("divrank") or {}
+        meta = _divrank_meta(mappings[name].get("mappings", {}))
         versions.append(Version(name=name, meta=meta, serving=name in serving))
     return versions
+
+
+def _divrank_meta(mappings: dict[str, Any]) -> dict[str, Any]:
+    """``_meta.divrank`` of one index's ``mappings`` (a copy; empty when it has none)."""
+    return dict((mappings.get("_meta") or {}).get("divrank") or {})
+
+
+def index_meta(client: SearchClient, index: str) -> dict[str, Any]:
+    """What divrank wrote into ``index``'s ``_meta`` (alias, source, complete flag, writer)."""
+    return _divrank_meta(client.indices.get_mapping(index=index)[index]["mappings"])
 
 
 def _holders(client: SearchClient, alias: str) -> list[str]:
@@ -154,8 +165,7 @@ def verify(
 
 def mark_complete(client: SearchClient, index: str, extra: dict[str, Any] | None = None) -> None:
     """Flag a verified version as complete (``_meta`` is replaced whole, so merge first)."""
-    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
-    meta = dict((mapping.get("_meta") or {}).get("divrank") or {})
+    meta = index_meta(client, index)
     meta.update(extra or {})
     meta["complete"] = True
     meta["completed_at"] = datetime.now(UTC).isoformat()
