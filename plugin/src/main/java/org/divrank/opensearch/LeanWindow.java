@@ -57,9 +57,8 @@ public record LeanWindow(String id, String category, String brand, String price,
             return null;
         }
         Map<String, String> roles = DEFAULTS.byRole();
-        Set<String> known = Set.copyOf(roles.keySet());
         for (Map.Entry<String, Object> entry : raw == null ? Set.<Map.Entry<String, Object>>of() : raw.entrySet()) {
-            if (!known.contains(entry.getKey())) {
+            if (!roles.containsKey(entry.getKey())) { // only known roles are ever put back
                 throw ConfigurationUtils.newConfigurationException(
                     type, tag, LEAN_FIELDS, "unknown key [" + entry.getKey() + "], expected one of " + roles.keySet()
                 );
@@ -162,12 +161,15 @@ public record LeanWindow(String id, String category, String brand, String price,
         }
     }
 
-    /** The field's first value as a non-empty string, else {@code null}. */
-    private static String string(SearchHit hit, String field) {
+    /** The hit's values of a doc-value field, {@code null} when it has none. */
+    static List<Object> docValues(SearchHit hit, String field) {
         DocumentField values = hit.field(field);
-        if (values == null || values.getValues().isEmpty()) {
-            return null;
-        }
-        return values.getValue() instanceof String text && !text.isEmpty() ? text : null;
+        return values == null ? null : values.getValues();
+    }
+
+    /** The field's first value as a non-empty string, else {@code null}. */
+    static String string(SearchHit hit, String field) {
+        List<Object> values = docValues(hit, field);
+        return values != null && !values.isEmpty() && values.get(0) instanceof String text && !text.isEmpty() ? text : null;
     }
 }

@@ -220,11 +220,11 @@ public final class RerankBody {
         }
         writeFeatures(
             b,
-            firstString(docValues(hit, lean.category())),
-            firstString(docValues(hit, lean.brand())),
-            finite(first(docValues(hit, lean.price()))),
-            firstString(docValues(hit, lean.title())),
-            prior(finite(first(docValues(hit, lean.popularity()))))
+            LeanWindow.string(hit, lean.category()),
+            LeanWindow.string(hit, lean.brand()),
+            finite(first(LeanWindow.docValues(hit, lean.price()))),
+            LeanWindow.string(hit, lean.title()),
+            prior(finite(first(LeanWindow.docValues(hit, lean.popularity()))))
         );
         b.endObject();
     }
@@ -237,12 +237,6 @@ public final class RerankBody {
         if (price != null) b.field("price", price.doubleValue());
         if (title != null) b.field("title", clip(title));
         if (popularity != null) b.field("popularity", popularity.doubleValue());
-    }
-
-    /** The hit's values of a doc-value field, {@code null} when it has none. */
-    private static List<Object> docValues(SearchHit hit, String field) {
-        DocumentField values = hit.field(field);
-        return values == null ? null : values.getValues();
     }
 
     /** The first element of a list (or {@code null} when empty), any other value as it is. */
