@@ -11,6 +11,7 @@ from reranker.core import rerank
 from reranker.core.features import COLUMN, static_features
 from reranker.core.profile import (
     AFFINITY_SCALE,
+    CATEGORY_REPEAT_STRENGTH,
     REPEAT_PRIOR,
     category_repeat_counts,
     category_repeat_rates,
@@ -26,9 +27,12 @@ from reranker.core.weights import DEFAULT_WEIGHTS
 def test_affinity_saturates_with_weight_and_keeps_the_strongest() -> None:
     aff = item_affinity(["a", "b", "a", "c"], [8.0, 8.0, 8.0, 0.0])
     assert aff["a"] == pytest.approx(1 - math.exp(-16 / AFFINITY_SCALE))
-    assert aff["b"] == pytest.approx(1 - math.exp(-1.0))
+    assert aff["b"] == pytest.approx(1 - math.exp(-8 / AFFINITY_SCALE))
     assert "c" not in aff  # a zero-weight event is no memory
     assert list(item_affinity(["x", "y", "y", "z"], None, limit=1)) == ["y"]
+    # not saturated by a few purchases: the weekly staple stays ahead of the one-off
+    weekly = item_affinity(["s"] * 4 + ["o"], [8.0] * 5)
+    assert weekly["s"] > weekly["o"] + 0.3
 
 
 def test_affinity_rejects_mismatched_weights() -> None:
@@ -62,13 +66,16 @@ def _user(aff: dict[str, float], rate: float) -> UserProfile:
 
 def test_features_split_memory_by_repeat_rate() -> None:
     ids = ["a", "b", "c"]
-    for rate in (0.0, 0.3, 1.0):
+    # (rate, repeat_affinity, seen_by_explorer) of the item had before: the memory switches on
+    # between rates 0.03 and 0.10, a seen item stops sinking at 0.10
+    for rate, repeat, seen in ((0.0, 0.0, 1.0), (0.065, 0.25, 0.35), (0.3, 0.5, 0.0),
+                               (1.0, 0.5, 0.0)):  # fmt: skip
         request = prepare(_window(ids), 3, Knobs(diversity=0.0), _user({"b": 0.5}, rate))
         block = static_features(request)
         rep = block[:, COLUMN["repeat_affinity"]]
-        seen = block[:, COLUMN["seen_by_explorer"]]
-        np.testing.assert_allclose(rep, [0.0, 0.5 * rate, 0.0], atol=1e-7)
-        np.testing.assert_allclose(seen, [0.0, 1.0 - rate, 0.0], atol=1e-7)
+        had = block[:, COLUMN["seen_by_explorer"]]
+        np.testing.assert_allclose(rep, [0.0, repeat, 0.0], atol=1e-6)
+        np.testing.assert_allclose(had, [0.0, seen, 0.0], atol=1e-6)
 
 
 def test_repeat_buyer_gets_the_usual_first_and_explorer_sees_it_later() -> None:
@@ -119,7 +126,7 @@ def test_category_repeat_counts_and_rates() -> None:
     counts = category_repeat_counts(ids, cats)
     assert counts == {"milk": (2, 2), "cheese": (0, 2)}
     rates = category_repeat_rates(counts, 0.5)
-    strength = REPEAT_PRIOR[1]
+    strength = CATEGORY_REPEAT_STRENGTH
     assert rates["milk"] == pytest.approx((2 + 0.5 * strength) / (2 + strength))
     assert rates["cheese"] == pytest.approx(0.5 * strength / (2 + strength))
     assert category_repeat_rates({"once": (0, 0)}, 0.5) == {}  # no chance: the user's rate
@@ -151,8 +158,8 @@ def test_features_read_the_candidates_category_rate() -> None:
         interest_weights=np.zeros(0, np.float32),
         item_affinity={"milk1": 0.5, "cheese1": 0.5, "bread1": 0.5},
         repeat_rate=0.4,
-        category_repeat_rate={"milk": 0.9, "cheese": 0.1},
+        category_repeat_rate={"milk": 0.9, "cheese": 0.02},
     )
     block = static_features(prepare(c, 3, Knobs(diversity=0.0), user))
-    np.testing.assert_allclose(block[:, COLUMN["repeat_affinity"]], [0.45, 0.05, 0.2], atol=1e-6)
-    np.testing.assert_allclose(block[:, COLUMN["seen_by_explorer"]], [0.1, 0.9, 0.6], atol=1e-6)
+    np.testing.assert_allclose(block[:, COLUMN["repeat_affinity"]], [0.5, 0.0, 0.5], atol=1e-6)
+    np.testing.assert_allclose(block[:, COLUMN["seen_by_explorer"]], [0.0, 0.8, 0.0], atol=1e-6)
