@@ -46,6 +46,9 @@ class ProfileOptions:
     max_reject_ratio: float = 0.2
     cache_dir: Path = Path(".cache")
     progress: bool = True
+    # epoch seconds: events at or after it are left out and recency counts from it (the
+    # profiles as a replay cut at that moment sees them); None = all events, as of the newest
+    until: float | None = None
 
 
 @dataclass
@@ -60,6 +63,7 @@ class ProfileReport:
     events: EventReadStats
     rejects: RejectSummary
     dim: int
+    left_out: int = 0  # events at or after ``until``
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,10 +121,19 @@ def run_profiles(
             f"{opts.events}: {summary.describe()}: above --max-reject-ratio "
             f"{opts.max_reject_ratio:.1%}; alias not moved"
         )
+    left_out = 0
+    if opts.until is not None:
+        kept = [e for e in events if e.ts < opts.until]
+        left_out = len(events) - len(kept)
+        events = kept
     if not events:
+        after = f"; {left_out} at or after --until" if left_out else ""
         raise ProfileRunError(
-            f"{opts.events}: no usable events ({stats.lines} lines; skipped: {dict(stats.skipped)})"
+            f"{opts.events}: no usable events ({stats.lines} lines; skipped: "
+            f"{dict(stats.skipped)}{after})"
         )
+    if left_out:
+        say(f"left out {left_out} events at or after --until")
     say(
         f"{len(events)} interest events from {stats.lines} lines "
         f"(skipped {sum(stats.skipped.values())} non-signals)"
@@ -172,7 +185,7 @@ def run_profiles(
         raise ProfileRunError("no item vectors: pass --items-alias or events with item text")
     unknown = len({e.item_id for e in events} - set(items))
 
-    now = max(e.ts for e in events)
+    now = opts.until if opts.until is not None else max(e.ts for e in events)
     stamp = datetime.now(UTC)
     users = group_by_user(events)
     docs = []
@@ -209,4 +222,5 @@ def run_profiles(
         events=stats,
         rejects=rejects.summary(total),
         dim=dim,
+        left_out=left_out,
     )

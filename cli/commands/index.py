@@ -358,6 +358,11 @@ def build(
                      "buys again; default 180 days)"),
     ] = None,
     recent: Annotated[int, typer.Option(min=0, help="Recent item ids kept.")] = 20,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Leave out events at or after this moment (ISO-8601 or epoch "
+                     "seconds) and count recency from it: the profiles a replay cut there sees"),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model for items known only by text.")] = None,
     precision: Annotated[str, typer.Option(help="auto|fp32|bf16|int8.")] = "auto",
     keep: Annotated[int, typer.Option(min=1, help="Complete versions to keep.")] = 2,
@@ -369,9 +374,16 @@ def build(
 ) -> None:
     """Build profiles: `divrank profiles build --events ubi.ndjson --items-alias products`."""
     from indexer.embeddings import EmbeddingError
+    from indexer.events import parse_ts
     from indexer.profile_run import ProfileOptions, ProfileRunError, run_profiles
     from indexer.profiles import ProfileConfig
 
+    try:
+        until_ts = None if until is None else parse_ts(until)
+    except ValueError:
+        raise typer.BadParameter(f"{until!r} is not a moment: give ISO-8601 (2024-06-01, "
+                                 "2024-06-01T12:00:00Z) or epoch seconds",
+                                 param_hint="--until") from None  # fmt: skip
     settings = get_settings()
     target = alias or settings.profiles_alias
     client = _client(settings, url, kind)
@@ -394,6 +406,7 @@ def build(
         max_reject_ratio=max_reject_ratio,
         cache_dir=settings.cache_dir,
         progress=sys.stderr.isatty(),
+        until=until_ts,
     )
     try:
         report = run_profiles(client, opts, say=_say)
@@ -413,6 +426,7 @@ def build(
         "items_unknown": report.items_unknown,
         "events": report.events.events,
         "skipped": dict(report.events.skipped),
+        "left_out_after_until": report.left_out,
         "rejected": report.rejects.rejected,
         "dim": report.dim,
         "pruned": report.load.pruned,
@@ -429,3 +443,5 @@ def build(
         f"items: {report.items_from_index} from index, {report.items_from_text} from "
         f"event text, {report.items_unknown} unknown; rejects: {report.rejects.describe()}"
     )
+    if report.left_out:
+        typer.echo(f"left out {report.left_out} events at or after --until {until}")

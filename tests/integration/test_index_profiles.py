@@ -125,6 +125,28 @@ def test_profiles_from_our_events_use_item_vectors(
     assert item_vec is not None
     assert float(np.dot(doc["interests"][0], item_vec)) > 0.5
 
+    # --until: the profiles as of a moment between the cable views and the toner purchases
+    # (what a replay cut there sees): the purchases are left out, recency counts from it
+    result = runner.invoke(
+        app,
+        ["profiles", "build", "--events", str(path), "--alias", f"{profiles}-until",
+         "--items-alias", items, "--until", "1695000000", "--json", "--url", engine],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = _report(result.stdout)
+    assert report["left_out_after_until"] == 4 and report["profiles"] == 1
+    doc = client.get(index=f"{profiles}-until", id="u1")["_source"]
+    assert set(doc["item_weights"]) == set(cables)
+    assert set(doc["category_hist"]) == {"Cables/Network/Patch cable"}
+    # a view 5,000,000 s (57.9 days) before the moment, half-life 180 days: 1 · 0.5 ** (57.9/180)
+    assert doc["item_weights"][cables[0]] == pytest.approx(0.5 ** (5e6 / 86400 / 180), rel=1e-3)
+    result = runner.invoke(
+        app,
+        ["profiles", "build", "--events", str(path), "--alias", f"{profiles}-until",
+         "--items-alias", items, "--until", "1970-01-01T00:00:00Z", "--url", engine],
+    )  # fmt: skip
+    assert result.exit_code == 1 and "9 at or after --until" in result.output, result.output
+
 
 def test_profiles_from_ubi_fixture(engine: str, names: tuple[str, str]) -> None:
     _, profiles = names

@@ -31,3 +31,12 @@ def test_argument_errors() -> None:
     assert result.exit_code == 1 and "use one of icecat, homedepot" in result.output
     result = runner.invoke(app, ["index", "--alias", "a", "--preset", "icecat", "--storage", "fp8"])
     assert result.exit_code == 1 and "--storage" in result.output
+
+
+def test_profiles_until_must_be_a_moment() -> None:
+    result = runner.invoke(
+        app, ["profiles", "build", "--events", "e.jsonl", "--until", "last tuesday",
+              "--url", "http://127.0.0.1:9"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--until" in result.output and "not a moment" in result.output
