@@ -33,11 +33,11 @@ ADJECTIVES = ["organic", "fresh", "classic", "light", "family", "value", "premiu
 SIZES = ["250g", "500g", "1kg", "6 pack", "12 pack", "1l", "2l", "small", "large"]
 
 
-def _catalog(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
+def _catalog(rng: random.Random, count: int) -> dict[str, list[dict[str, Any]]]:
     brands = [f"brand{b}" for b in range(800)]
     shelves: dict[str, list[dict[str, Any]]] = {}
     n = 0
-    for leaf in (f"leaf{s}" for s in range(300)):
+    for leaf in (f"leaf{s}" for s in range(count)):
         dept = f"dept{rng.randrange(30)}"
         shelves[leaf] = []
         for rank, brand in enumerate(rng.sample(brands, rng.randint(3, 12)), start=1):
@@ -55,15 +55,20 @@ def _pick(rng: random.Random, items: list[dict[str, Any]]) -> dict[str, Any]:
     return rng.choices(items, weights=[i["weight"] for i in items])[0]
 
 
-def write_grocery_log(folder: Path, seed: int = 11, households: int = 400) -> tuple[Path, Path]:
-    """``folder/catalog.jsonl`` and ``folder/events.jsonl``; returns both paths."""
+def write_grocery_log(
+    folder: Path, seed: int = 11, households: int = 400, shelves: int = 300
+) -> tuple[Path, Path]:
+    """``folder/catalog.jsonl`` and ``folder/events.jsonl``; returns both paths. Fewer
+    ``shelves`` (each household still shops 10–20 of them) make a small log for tests."""
+    if shelves < 20:
+        raise ValueError(f"{shelves} shelves: a household shops on up to 20")
     rng = random.Random(seed)
-    shelves = _catalog(rng)
+    stock = _catalog(rng, shelves)
     events = []
     for h in range(households):
-        own = rng.sample(sorted(shelves), rng.randint(10, 20))
+        own = rng.sample(sorted(stock), rng.randint(10, 20))
         habits = {
-            leaf: (_pick(rng, shelves[leaf]), rng.betavariate(2, 2), rng.random() < 0.5)
+            leaf: (_pick(rng, stock[leaf]), rng.betavariate(2, 2), rng.random() < 0.5)
             for leaf in own
         }
         for week in range(30):
@@ -72,14 +77,14 @@ def write_grocery_log(folder: Path, seed: int = 11, households: int = 400) -> tu
                 if rng.random() < rate:
                     item = staple
                 else:
-                    same = [i for i in shelves[leaf] if i["brand"] == staple["brand"]]
-                    item = _pick(rng, same if loyal and rng.random() < 0.7 else shelves[leaf])
+                    same = [i for i in stock[leaf] if i["brand"] == staple["brand"]]
+                    item = _pick(rng, same if loyal and rng.random() < 0.7 else stock[leaf])
                 events.append({"user_id": f"h{h}", "item_id": item["id"], "type": "purchase",
                                "ts": START + (week * 7 + rng.random() * 6) * DAY})  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     catalog, log = folder / "catalog.jsonl", folder / "events.jsonl"
     with catalog.open("w", encoding="utf-8") as fh:
-        for items in shelves.values():
+        for items in stock.values():
             for item in items:
                 fh.write(json.dumps({k: v for k, v in item.items() if k != "weight"}) + "\n")
     with log.open("w", encoding="utf-8") as fh:
