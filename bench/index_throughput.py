@@ -9,7 +9,9 @@ Vector storage (brute force, no engine): recall@10 of PCA-128/64, int8 bytes and
 against full fp32 vectors.
 Bulk (precomputed vectors, fresh index each run, the real item mapping):
 - baseline: ``helpers.streaming_bulk`` with opensearch-py's JSON serialiser, one request in flight;
-- ours: ``indexer.bulk_writer.write_bulk`` (orjson, 2 requests in flight);
+- ours: ``indexer.bulk_writer.write_bulk`` (orjson, 2 requests in flight); also with
+  ``--storage byte`` (int8 vectors: the graph compares bytes, and the ints stay in ``_source``
+  with no filter), its k-NN recall read against the exact float neighbours;
 - a reference, not a path: ours on the same documents without the vector field, so the cost of
   the vector (parse, ``_source`` filter, HNSW graph) is the difference between two rows.
 Each row also gives the CPU it cost per document: the engine's (``_nodes/stats`` process CPU,
@@ -144,13 +146,19 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
     client.info()
     prefix = f"t-bench-idx-{uuid.uuid4().hex[:8]}"
 
-    def fresh(tag: str, ef_construction: int = 100, source_vectors: bool | None = False) -> str:
-        """A fresh index; ``source_vectors=None`` drops the vector field (the reference row)."""
+    scale = byte_scale(vectors)
+    int8 = to_bytes(vectors, scale)
+
+    def fresh(tag: str, ef_construction: int = 100, source_vectors: bool | str | None = False
+              ) -> str:  # fmt: skip
+        """A fresh index; ``source_vectors=None`` drops the vector field (the reference row),
+        ``"byte"`` is ``--storage byte`` (int8 graph, the ints kept in ``_source``)."""
         name = f"{prefix}-{tag}"
         client.indices.delete(index=name, ignore_unavailable=True)
         body = item_index_body(
             vectors.shape[1], {"kind": "bench"}, ef_construction=ef_construction,
-            source_vectors=bool(source_vectors),
+            source_vectors=source_vectors is True,
+            storage="byte" if source_vectors == "byte" else "float32",
         )
         if source_vectors is None:
             del body["mappings"]["properties"]["embedding"]
@@ -167,13 +175,16 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
     truth = topk(vectors[queries], vectors, 10)
     ids = [it.id for it in items]
 
-    def knn_recall(index: str) -> float:
+    def knn_recall(index: str, byte: bool = False) -> float:
+        """Engine k-NN top 10 against the exact float neighbours (byte: the query quantised
+        with the index's scale, as `divrank` queries a byte index)."""
         hits = 0
         for q, expected in zip(queries, truth, strict=True):
+            query = vector_json(int8[q] if byte else vectors[q])
             body = {
                 "size": 10,
                 "_source": False,
-                "query": {"knn": {"embedding": {"vector": vector_json(vectors[q]), "k": 10}}},
+                "query": {"knn": {"embedding": {"vector": query, "k": 10}}},
             }
             got = {h["_id"] for h in client.search(index=index, body=body)["hits"]["hits"]}
             hits += len(got & {ids[i] for i in expected})
@@ -190,6 +201,10 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
         docs = ((it.id, it.source(v)) for it, v in zip(items, vectors, strict=True))
         return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
 
+    def ours_byte(index: str) -> int:
+        docs = ((it.id, it.source(v)) for it, v in zip(items, int8, strict=True))
+        return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
+
     def ours_without_vectors(index: str) -> int:
         docs = ((it.id, it.source(None)) for it in items)
         return write_bulk(client, index, docs, chunk_size=500, threads=2, progress=False).ok
@@ -201,6 +216,7 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
         ("ours_orjson_parallel2_ef100_source_vectors", ours, 100, True),
         ("ours_orjson_parallel2_ef100", ours, 100, False),
         ("ours_orjson_parallel2_ef32", ours, 32, False),
+        ("ours_orjson_parallel2_ef100_byte", ours_byte, 100, "byte"),
         ("reference_ours_no_vector_field", ours_without_vectors, 100, None),
     ]
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in variants}
@@ -216,7 +232,8 @@ def bench_bulk(items: list[Any], vectors: np.ndarray, url: str, repeats: int) ->
                 engine_s, client_s = engine_cpu_s() - engine0, time.process_time() - client0
                 assert written == len(items), (name, written)
                 runs[name].append((len(items) / elapsed, engine_s, client_s))
-                recalls[name] = knn_recall(index) if in_source is not None else None
+                recalls[name] = (None if in_source is None
+                                 else knn_recall(index, byte=in_source == "byte"))  # fmt: skip
                 client.indices.delete(index=index)
     finally:
         client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)

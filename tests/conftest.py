@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -182,3 +183,28 @@ def sidecars(launch_sidecar: Callable[..., SidecarProc]) -> Iterator[Callable[..
     yield make
     for side in started:
         side.stop()
+
+
+@pytest.fixture(scope="module")
+def icecat_alias(engine: str) -> Iterator[Callable[..., str]]:
+    """``icecat_alias(prefix, limit, *options)``: a fresh alias of Icecat items written by
+    ``divrank index`` (with those options); every version it made is dropped with the module."""
+    from opensearchpy import OpenSearch
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli_app
+
+    made: list[str] = []
+
+    def make(prefix: str, limit: int, *options: str) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        args = ["index", "--preset", "icecat", "--limit", str(limit), "--alias", name]
+        done = CliRunner().invoke(cli_app, [*args, "--url", engine, *options])
+        assert done.exit_code == 0, done.output
+        return name
+
+    yield make
+    client = OpenSearch(engine, timeout=30)
+    for name in made:
+        client.indices.delete(index=f"{name}-*", ignore_unavailable=True)

@@ -11,7 +11,6 @@ where the indices have the field.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,15 +32,9 @@ def client(engine: str) -> OpenSearch:
 
 
 @pytest.fixture(scope="module")
-def alias(engine: str, client: OpenSearch) -> Iterator[str]:
+def alias(icecat_alias: Callable[..., str]) -> str:
     """150 Icecat items indexed by ``divrank index`` (so with the indexer's ``item_id``)."""
-    name = f"t-lean-{uuid.uuid4().hex[:8]}"
-    done = runner.invoke(
-        app, ["index", "--preset", "icecat", "--limit", "150", "--alias", name, "--url", engine]
-    )
-    assert done.exit_code == 0, done.output
-    yield name
-    client.indices.delete(index=f"{name}-*", ignore_unavailable=True)
+    return icecat_alias("t-lean", 150)
 
 
 @pytest.fixture(scope="module")
