@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_PIPELINE_SETTING",
     "PipelineConfig",
     "PipelineError",
+    "byte_vectors",
     "clear_default",
     "delete",
     "get",
@@ -63,6 +64,9 @@ class PipelineConfig:
     # the window from doc values only, the page's _source read after re-ranking (needs the
     # indexer's item_id field: see lean_window_ready)
     lean_window: bool = False
+    # float k-NN query vectors on embedding_field quantised to int8 by the plugin (indices
+    # written with --storage byte: see byte_vectors)
+    byte_query_vectors: bool = False
 
     def __post_init__(self) -> None:
         # The plugin validates too (400 at creation); failing here names the CLI option.
@@ -90,7 +94,7 @@ class PipelineConfig:
 
 def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     """The ``PUT _search/pipeline/<name>`` body for ``config``."""
-    window_keys = ("name", "window_size", "lean_window")
+    window_keys = ("name", "window_size", "lean_window", "byte_query_vectors")
     response = {k: v for k, v in asdict(config).items() if k not in window_keys}
     if not isinstance(config.sidecar_url, str):
         urls = list(config.sidecar_url)
@@ -99,6 +103,9 @@ def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     if not config.send_embeddings:
         # The sidecar looks vectors up by id: the window fetch can leave them out of _source.
         window["exclude_from_window"] = [config.embedding_field]
+    if config.byte_query_vectors:
+        window["vector_field"] = config.embedding_field
+        window["byte_query_vectors"] = True
     if config.lean_window:
         window["lean_window"] = True
         window["lean_fields"] = {
@@ -175,13 +182,31 @@ def resolve_indices(client: OpenSearch, target: str) -> list[str]:
 def lean_window_ready(client: OpenSearch, target: str) -> bool:
     """Whether every index behind ``target`` maps ``item_id`` as a keyword with doc values (the
     divrank indexer writes it), so a lean window can read each hit's id without stored fields."""
-    try:
-        mappings = client.indices.get_mapping(index=",".join(resolve_indices(client, target)))
-    except TransportError as exc:
-        raise PipelineError(f"could not read the mapping of {target!r}: {_reason(exc)}") from None
+    mappings = _mappings(client, target)
     for body in mappings.values():
         field = body.get("mappings", {}).get("properties", {}).get(ID_FIELD, {})
         if field.get("type") != "keyword" or field.get("doc_values") is False:
+            return False
+    return bool(mappings)
+
+
+def _mappings(client: OpenSearch, target: str) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = client.indices.get_mapping(
+            index=",".join(resolve_indices(client, target))
+        )
+    except TransportError as exc:
+        raise PipelineError(f"could not read the mapping of {target!r}: {_reason(exc)}") from None
+    return found
+
+
+def byte_vectors(client: OpenSearch, target: str, field: str = "embedding") -> bool:
+    """Whether every index behind ``target`` stores ``field`` as byte vectors (``divrank index
+    --storage byte``): their k-NN queries take int8 vectors only."""
+    mappings = _mappings(client, target)
+    for body in mappings.values():
+        mapped = body.get("mappings", {}).get("properties", {}).get(field, {})
+        if str(mapped.get("data_type", "float")).lower() != "byte":
             return False
     return bool(mappings)
 

@@ -98,6 +98,7 @@ def install(
     try:
         client = connect(settings, url)
         ready = pipeline.lean_window_ready(client, alias) if alias else False
+        bytes_ = pipeline.byte_vectors(client, alias, embedding_field) if alias else False
     except (EngineUnavailable, pipeline.PipelineError) as exc:
         raise _fail(str(exc)) from None
     if lean_window and alias and not ready:
@@ -124,6 +125,7 @@ def install(
             title_field=title_field,
             popularity_field=popularity_field,
             lean_window=ready if lean_window is None else lean_window,
+            byte_query_vectors=bytes_,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -134,6 +136,8 @@ def install(
         lean = "lean window" if config.lean_window else "window with stored fields"
         if lean_window is None and not alias:
             lean += "; give --alias to use the lean window where the indices allow it"
+        if config.byte_query_vectors:
+            lean += "; float k-NN query vectors quantised for the byte index"
         typer.echo(f"search pipeline {name!r} installed (sidecar {shown}; {lean})")
         if default and alias:
             indices = pipeline.set_default(client, alias, name)

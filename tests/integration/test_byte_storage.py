@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, RequestError
+from typer.testing import CliRunner
 
 from cli import pipeline
+from cli.main import app
 
 pytestmark = pytest.mark.integration
 Sidecar = Any  # conftest's SidecarProc
@@ -31,12 +33,17 @@ def alias(icecat_alias: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pipe(client: OpenSearch, alias: str, launch_sidecar: Callable[..., Sidecar]) -> Iterator[
-        tuple[str, Sidecar]]:  # fmt: skip
+def pipe(engine: str, client: OpenSearch, alias: str, launch_sidecar: Callable[..., Sidecar]
+         ) -> Iterator[tuple[str, Sidecar]]:  # fmt: skip
+    """``divrank pipeline install --alias``: it sees the byte index and has the plugin quantise
+    float query vectors."""
     side = launch_sidecar()
     name = f"{alias}-pipe"
-    pipeline.install(client, pipeline.PipelineConfig(name=name, sidecar_url=side.url,
-                                                     read_timeout_ms=5000))  # fmt: skip
+    done = CliRunner().invoke(app, ["pipeline", "install", "--name", name, "--alias", alias,
+                                    "--sidecar-url", side.url, "--read-timeout-ms", "5000",
+                                    "--url", engine])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "quantised for the byte index" in done.output
     yield name, side
     pipeline.delete(client, name)
     side.stop()
@@ -102,3 +109,26 @@ def test_the_pipeline_reranks_a_byte_window_with_its_vectors(
         return float((sims.sum() - np.trace(sims)) / (len(page) * (len(page) - 1)))
 
     assert mean_similarity(pages[0.9]) < mean_similarity(pages[0.0])
+
+
+def test_float_query_vectors_reach_a_byte_index_through_the_pipeline(
+    client: OpenSearch, alias: str, pipe: tuple[str, Sidecar]
+) -> None:
+    """A frontend sends its model's floats as ever: the pipeline quantises them (re-ranked or
+    not), and the hits are the ones the same vector quantised by hand finds."""
+    name, _ = pipe
+    first = client.search(index=alias, body={"size": 1, "sort": ["_doc"]})["hits"]["hits"][0]
+    ints = _ints(client, alias, first["_id"])
+    floats = (np.asarray(ints, np.float32) / 173.0).tolist()  # any scale: cosine ignores it
+    with pytest.raises(RequestError):  # the byte field itself refuses floats
+        client.search(index=alias, body={"size": 10, "query": _knn(floats)})
+    by_hand = client.search(index=alias, body={"size": 10, "query": _knn(ints)})["hits"]["hits"]
+    for extra in ({"ext": {"divrank": {"diversity": 0.0}}}, {"from": 95}):  # re-ranked; skipped
+        body = {"size": 10, "query": _knn(floats), **extra}
+        found = client.transport.perform_request(
+            "POST", f"/{alias}/_search", params={"search_pipeline": name}, body=body
+        )
+        if "from" in extra:
+            assert found["ext"]["divrank"]["applied"] is False  # beyond the window: passed through
+            continue
+        assert [h["_id"] for h in found["hits"]["hits"]] == [h["_id"] for h in by_hand]

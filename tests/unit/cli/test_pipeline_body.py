@@ -38,3 +38,10 @@ def test_lean_window_goes_to_the_window_processor_with_the_configured_fields() -
         "title": "name.raw", "popularity": "popularity",
     }  # fmt: skip
     assert "lean_window" not in body["response_processors"][0]["divrank"]
+
+
+def test_byte_query_vectors_go_to_the_window_processor_for_the_embedding_field() -> None:
+    body = pipeline_body(PipelineConfig(byte_query_vectors=True, embedding_field="vec"))
+    window = body["request_processors"][0]["divrank_window"]
+    assert window == {"window_size": 100, "vector_field": "vec", "byte_query_vectors": True}
+    assert "byte_query_vectors" not in body["response_processors"][0]["divrank"]

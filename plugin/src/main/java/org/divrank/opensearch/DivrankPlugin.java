@@ -75,7 +75,7 @@ public class DivrankPlugin extends Plugin implements SearchPipelinePlugin, Searc
 
     @Override
     public Map<String, Processor.Factory<SearchRequestProcessor>> getRequestProcessors(Parameters parameters) {
-        return Map.of(WindowRequestProcessor.TYPE, new WindowRequestProcessor.Factory());
+        return Map.of(WindowRequestProcessor.TYPE, new WindowRequestProcessor.Factory(parameters.namedXContentRegistry));
     }
 
     @Override

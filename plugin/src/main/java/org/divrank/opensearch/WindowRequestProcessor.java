@@ -1,6 +1,9 @@
 package org.divrank.opensearch;
 
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
 import org.opensearch.action.search.SearchRequest;
+import org.opensearch.core.xcontent.NamedXContentRegistry;
 import org.opensearch.ingest.ConfigurationUtils;
 import org.opensearch.search.builder.SearchSourceBuilder;
 import org.opensearch.search.fetch.subphase.FetchSourceContext;
@@ -12,6 +15,7 @@ import org.opensearch.search.sort.ScoreSortBuilder;
 import org.opensearch.search.sort.SortBuilder;
 import org.opensearch.search.sort.SortOrder;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,6 +42,10 @@ import java.util.Map;
  * <p>With {@code lean_window: true} the window is read from doc values alone, and the page's
  * {@code _source}s after re-ranking ({@link LeanWindow}); requests that need more of the fetch
  * phase keep the ordinary window.
+ *
+ * <p>With {@code byte_query_vectors: true} (an index written with {@code --storage byte}) float
+ * k-NN query vectors on {@code vector_field} are quantised to int8 ({@link ByteQueryVectors}),
+ * on every request, re-ranked or not: the frontend sends its embedding model's floats as ever.
  */
 public final class WindowRequestProcessor extends AbstractProcessor implements SearchRequestProcessor {
 
@@ -47,6 +55,8 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
     static final String EXCLUDE_FROM_WINDOW = "exclude_from_window";
     static final String VECTOR_FIELD = "vector_field";
     static final String FETCH_VECTORS = "fetch_vectors";
+    static final String BYTE_QUERY_VECTORS = "byte_query_vectors";
+    private static final Logger LOG = LogManager.getLogger(WindowRequestProcessor.class);
     /** Default number of hits re-ranked. */
     public static final int DEFAULT_WINDOW = 100;
 
@@ -56,6 +66,9 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
     private final String fetchVectorsOf;
     /** Doc-value fields of a lean window, {@code null} when the window reads stored fields. */
     private final LeanWindow lean;
+    /** Vector field whose k-NN query vectors are quantised to int8, {@code null} for none. */
+    private final String byteQueryVectorsOf;
+    private final NamedXContentRegistry registry;
 
     private WindowRequestProcessor(
         String tag,
@@ -64,13 +77,21 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         int windowSize,
         List<String> exclude,
         String fetchVectorsOf,
-        LeanWindow lean
+        LeanWindow lean,
+        String byteQueryVectorsOf,
+        NamedXContentRegistry registry
     ) {
         super(tag, description, ignoreFailure);
         this.windowSize = windowSize;
         this.excludeFromWindow = List.copyOf(exclude);
         this.fetchVectorsOf = fetchVectorsOf;
         this.lean = lean;
+        this.byteQueryVectorsOf = byteQueryVectorsOf;
+        this.registry = registry;
+    }
+
+    String byteQueryVectorsOf() {
+        return byteQueryVectorsOf;
     }
 
     LeanWindow lean() {
@@ -101,6 +122,14 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
         if (source == null) {
             source = new SearchSourceBuilder();
             request.source(source);
+        }
+        if (byteQueryVectorsOf != null && source.query() != null) {
+            try {
+                source.query(ByteQueryVectors.quantise(source.query(), byteQueryVectorsOf, registry));
+            } catch (IOException | RuntimeException e) {
+                // the query goes as sent; the engine names what it cannot take
+                LOG.debug("divrank_window: k-NN query vectors left as sent: {}", e.getMessage());
+            }
         }
         int from = Math.max(source.from(), 0);
         int size = source.size() < 0 ? PageState.DEFAULT_SIZE : source.size();
@@ -172,6 +201,13 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
 
     /** Reads {@code window_size} (1 … {@value DivrankSearchExt#MAX_WINDOW}), the fetch exclusions, the vector fetch and the lean window. */
     public static final class Factory implements Processor.Factory<SearchRequestProcessor> {
+        private final NamedXContentRegistry registry;
+
+        /** @param registry parses a quantised query back (it knows the k-NN plugin's {@code knn}) */
+        public Factory(NamedXContentRegistry registry) {
+            this.registry = registry;
+        }
+
         @Override
         public WindowRequestProcessor create(
             Map<String, Processor.Factory<SearchRequestProcessor>> processorFactories,
@@ -206,7 +242,11 @@ public final class WindowRequestProcessor extends AbstractProcessor implements S
             // Vectors excluded from the window (send_embeddings: false) are not wanted at all.
             boolean fetch = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, FETCH_VECTORS, !exclude.contains(vectorField));
             LeanWindow lean = LeanWindow.parse(TYPE, tag, config);
-            return new WindowRequestProcessor(tag, description, ignoreFailure, window, exclude, fetch ? vectorField : null, lean);
+            boolean bytes = ConfigurationUtils.readBooleanProperty(TYPE, tag, config, BYTE_QUERY_VECTORS, false);
+            return new WindowRequestProcessor(
+                tag, description, ignoreFailure, window, exclude, fetch ? vectorField : null, lean,
+                bytes ? vectorField : null, registry
+            );
         }
     }
 }

@@ -1,5 +1,7 @@
 package org.divrank.opensearch;
 
+import org.opensearch.core.xcontent.NamedXContentRegistry;
+
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +34,6 @@ final class WindowProcessors {
     }
 
     static WindowRequestProcessor create(Map<String, Object> config) {
-        return new WindowRequestProcessor.Factory().create(Map.of(), "test", null, false, new HashMap<>(config), null);
+        return new WindowRequestProcessor.Factory(NamedXContentRegistry.EMPTY).create(Map.of(), "test", null, false, new HashMap<>(config), null);
     }
 }

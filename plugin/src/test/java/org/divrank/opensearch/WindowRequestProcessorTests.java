@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.opensearch.OpenSearchException;
 import org.opensearch.action.search.SearchRequest;
 import org.opensearch.common.unit.TimeValue;
+import org.opensearch.core.xcontent.NamedXContentRegistry;
 import org.opensearch.index.query.QueryBuilders;
 import org.opensearch.search.builder.SearchSourceBuilder;
 import org.opensearch.search.fetch.subphase.FetchSourceContext;
@@ -145,7 +146,7 @@ class WindowRequestProcessorTests {
 
     @Test
     void factoryFetchesVectorsUnlessTheyAreExcluded() throws Exception {
-        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory();
+        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory(NamedXContentRegistry.EMPTY);
         assertEquals("embedding", factory.create(Map.of(), "t", null, false, new HashMap<>(), null).fetchVectorsOf());
         Map<String, Object> vec = new HashMap<>(Map.of("vector_field", "vec"));
         assertEquals("vec", factory.create(Map.of(), "t", null, false, vec, null).fetchVectorsOf());
@@ -162,7 +163,7 @@ class WindowRequestProcessorTests {
 
     @Test
     void factoryValidatesWindow() throws Exception {
-        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory();
+        WindowRequestProcessor.Factory factory = new WindowRequestProcessor.Factory(NamedXContentRegistry.EMPTY);
         Map<String, Object> config = new HashMap<>(Map.of("window_size", 50));
         assertEquals(50, factory.create(Map.of(), "t", null, false, config, null).windowSize());
         assertEquals(100, factory.create(Map.of(), "t", null, false, new HashMap<>(), null).windowSize());
