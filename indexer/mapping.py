@@ -16,9 +16,11 @@ cosine). Vector storage:
 Vectors stay out of ``_source`` (``source_vectors=False``, the OpenSearch default): a results
 page never shows them, and parsing 384 floats of JSON per fetched hit was most of the cost of
 the pipeline's window fetch. The plugin and every divrank reader take them from the segment's
-vector values instead (:mod:`config.vector_fetch`). ``byte`` storage keeps them in ``_source``
-(the plugin reads float vectors only), and so does ``source_vectors=True``, which OpenSearch's
-own MMR (``ext.mmr``) needs: it reads vectors from ``_source``.
+vector values instead (:mod:`config.vector_fetch`). ``byte`` storage keeps them in ``_source``:
+384 small ints are cheap to carry, and with no ``_source`` filter it is the fastest bulk path
+(``bench/index_throughput.py``); the plugin reads byte vectors from the segment too. So does
+``source_vectors=True``, which OpenSearch's own MMR (``ext.mmr``) needs: it reads vectors from
+``_source``.
 
 Every divrank index carries ``_meta.divrank`` (alias, kind, complete flag, writer pid/host):
 that is how :mod:`indexer.alias_swap` tells a finished version from a half-written orphan.

@@ -58,12 +58,21 @@ def _knn(vector: list[int], k: int = 60) -> dict[str, Any]:
     return {"knn": {"embedding": {"vector": vector, "k": k}}}
 
 
-def _degraded(url: str) -> float:
+def _metric(url: str, prefix: str) -> float:
+    """The sum of the sidecar's metric lines starting with ``prefix``."""
     total = 0.0
     for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith("divrank_degraded_total{"):
+        if line.startswith(prefix):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def _degraded(url: str) -> float:
+    return _metric(url, "divrank_degraded_total{")
+
+
+def _vector_lookups(url: str) -> float:
+    return _metric(url, 'divrank_cache_lookups_total{cache="vectors"')
 
 
 def test_a_byte_index_holds_ints_and_answers_knn(client: OpenSearch, alias: str) -> None:
@@ -85,7 +94,7 @@ def test_the_pipeline_reranks_a_byte_window_with_its_vectors(
     first = client.search(index=alias, body={"size": 1, "sort": ["_doc"]})["hits"]["hits"][0]
     query = _knn(_ints(client, alias, first["_id"]))
     engine = client.search(index=alias, body={"size": 10, "query": query})["hits"]["hits"]
-    before = _degraded(side.url)
+    before, lookups = _degraded(side.url), _vector_lookups(side.url)
     pages = {}
     for diversity in (0.0, 0.9):
         body = {"size": 10, "query": query,
@@ -96,8 +105,10 @@ def test_the_pipeline_reranks_a_byte_window_with_its_vectors(
         ext = found["ext"]["divrank"]
         assert ext["applied"] is True and ext["degraded"] is False, ext
         pages[diversity] = [hit["_id"] for hit in found["hits"]["hits"]]
-    # every candidate arrived with its vector: nothing looked up in vain, nothing degraded
+    # every candidate arrived with its vector, read by the plugin from the byte vector values:
+    # nothing degraded, nothing looked up by id
     assert _degraded(side.url) == before
+    assert _vector_lookups(side.url) == lookups
     assert pages[0.0] == [hit["_id"] for hit in engine]  # knob 0, no user: engine order
     assert pages[0.9] != pages[0.0] and len(set(pages[0.9])) == 10
     # the diverse page is less alike by the very vectors the index holds

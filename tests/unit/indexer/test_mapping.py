@@ -14,7 +14,7 @@ def test_opensearch_items_keep_vectors_out_of_source_by_default() -> None:
 
 def test_source_vectors_and_byte_storage_keep_them() -> None:
     assert "_source" not in OPENSEARCH.item_index_body(8, {}, source_vectors=True)["mappings"]
-    # the plugin reads float vectors only: byte vectors must stay readable from _source
+    # byte vectors stay in _source: no _source filter on the fastest bulk path
     assert "_source" not in item_index_body(8, {}, storage="byte")["mappings"]
 
 

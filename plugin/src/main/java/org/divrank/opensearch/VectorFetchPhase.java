@@ -1,5 +1,6 @@
 package org.divrank.opensearch;
 
+import org.apache.lucene.index.ByteVectorValues;
 import org.apache.lucene.index.FieldInfo;
 import org.apache.lucene.index.FloatVectorValues;
 import org.apache.lucene.index.KnnVectorValues;
@@ -25,8 +26,9 @@ import java.util.List;
  * <p>Why: with the k-NN plugin's derived source the engine rebuilds the vector of every fetched
  * {@code _source} by printing 384 floats as text; for a 100-hit window that and the parsing
  * downstream dominated the pipeline's added latency. Reading the stored floats costs a few
- * microseconds per hit. Hits whose segment has no float vectors for the field (byte vectors,
- * missing field, other engines) get nothing; the sidecar then looks them up by id.
+ * microseconds per hit. Byte vectors ({@code --storage byte}) go out as the same floats (cosine
+ * ignores their scale). Hits whose segment has no vectors for the field (missing field, other
+ * engines) get nothing; the sidecar then looks them up by id.
  */
 public final class VectorFetchPhase implements FetchSubPhase {
 
@@ -46,7 +48,8 @@ public final class VectorFetchPhase implements FetchSubPhase {
     static final class Reader implements FetchSubPhaseProcessor {
         private final String field;
         private LeafReader leaf;
-        private FloatVectorValues values;
+        private KnnVectorValues values;
+        private boolean bytes;
         private KnnVectorValues.DocIndexIterator iterator;
 
         Reader(String field) {
@@ -59,11 +62,16 @@ public final class VectorFetchPhase implements FetchSubPhase {
             values = null;
             iterator = null;
             FieldInfo info = leaf.getFieldInfos().fieldInfo(field);
-            if (info == null || info.getVectorDimension() == 0 || info.getVectorEncoding() != VectorEncoding.FLOAT32) {
+            if (info == null || info.getVectorDimension() == 0) {
                 return;
             }
-            values = leaf.getFloatVectorValues(field);
+            bytes = info.getVectorEncoding() == VectorEncoding.BYTE;
+            values = open();
             iterator = values == null ? null : values.iterator();
+        }
+
+        private KnnVectorValues open() throws IOException {
+            return bytes ? leaf.getByteVectorValues(field) : leaf.getFloatVectorValues(field);
         }
 
         @Override
@@ -86,17 +94,26 @@ public final class VectorFetchPhase implements FetchSubPhase {
             if (iterator.docID() > doc) {
                 // Hits normally come in doc order; otherwise start over (an iterator of the same
                 // values may share its position, so the values are opened again).
-                values = leaf.getFloatVectorValues(field);
+                values = open();
                 iterator = values.iterator();
             }
             int at = iterator.docID() == doc ? doc : iterator.advance(doc);
             if (at != doc) {
                 return null;
             }
-            float[] vector = values.vectorValue(iterator.index());
-            ByteBuffer bytes = ByteBuffer.allocate(vector.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            bytes.asFloatBuffer().put(vector);
-            return bytes.array();
+            float[] vector;
+            if (bytes) {
+                byte[] ints = ((ByteVectorValues) values).vectorValue(iterator.index());
+                vector = new float[ints.length];
+                for (int i = 0; i < ints.length; i++) {
+                    vector[i] = ints[i];
+                }
+            } else {
+                vector = ((FloatVectorValues) values).vectorValue(iterator.index());
+            }
+            ByteBuffer out = ByteBuffer.allocate(vector.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            out.asFloatBuffer().put(vector);
+            return out.array();
         }
     }
 }

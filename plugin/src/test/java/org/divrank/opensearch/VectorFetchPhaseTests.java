@@ -1,6 +1,7 @@
 package org.divrank.opensearch;
 
 import org.apache.lucene.document.Document;
+import org.apache.lucene.document.KnnByteVectorField;
 import org.apache.lucene.document.KnnFloatVectorField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.document.Field;
@@ -41,6 +42,26 @@ class VectorFetchPhaseTests {
 
     private static float[] vectorOf(int i) {
         return new float[] { i + 0.25f, -1.5f * i, 1e-7f * i };
+    }
+
+    @Test
+    void readsByteVectorsAsTheSameFloats() throws Exception {
+        try (Directory dir = new ByteBuffersDirectory()) {
+            try (IndexWriter writer = new IndexWriter(dir, new IndexWriterConfig())) {
+                for (int i = 0; i < 4; i++) {
+                    Document doc = new Document();
+                    doc.add(new KnnByteVectorField("embedding", new byte[] { (byte) i, -128, 127 }, VectorSimilarityFunction.COSINE));
+                    writer.addDocument(doc);
+                }
+            }
+            try (DirectoryReader reader = DirectoryReader.open(dir)) {
+                VectorFetchPhase.Reader fetch = new VectorFetchPhase.Reader("embedding");
+                fetch.setNextReader(reader.leaves().get(0));
+                assertArrayEquals(new float[] { 2f, -128f, 127f }, decode(fetch.vectorOf(2)));
+                assertArrayEquals(new float[] { 1f, -128f, 127f }, decode(fetch.vectorOf(1)), "out of doc order");
+                assertArrayEquals(new float[] { 3f, -128f, 127f }, decode(fetch.vectorOf(3)));
+            }
+        }
     }
 
     @Test
