@@ -252,6 +252,8 @@ def main() -> None:
     parser.add_argument("--mmr-alias", default="homedepot-eval",
                         help="where native MMR runs (it reads vectors from _source)")
     parser.add_argument("--queries", type=int, default=0, help="measured queries per kind")
+    parser.add_argument("--storage", choices=("float32", "byte"), default="float32",
+                        help="the real index's vector storage (byte: homedepot-bench-byte)")
     args = parser.parse_args()
     if args.synthetic:
         synthetic_main(args)

@@ -25,6 +25,11 @@ from query to query, so drift on this shared machine hits every variant alike:
 - ``bm25_stored`` / ``knn_stored``: the same through a pipeline with ``lean_window: false``:
   the window read with its stored fields (``_id``, ``_source``), as before the lean window.
 
+With ``--storage byte`` the main index is ``homedepot-bench-byte``, written with ``divrank index
+--storage byte`` (int8 vectors, kept in ``_source``): plain k-NN searches send the query vector
+quantised by hand, the pipeline rows send the model's floats and the plugin quantises them
+(``byte_query_vectors``), as a frontend would; native MMR still runs on the float index.
+
 The pipelines are installed as ``divrank pipeline install --alias`` installs them: the index
 has the indexer's ``item_id``, so the lean window is on (doc values only, the page's
 ``_source`` read after re-ranking) except in the ``*_stored`` rows.
@@ -59,12 +64,13 @@ PAGE_SOURCE = ["title", "brand", "category", "price"]
 
 
 def _ensure_index(
-    client: OpenSearch, alias: str, settings: Settings, source_vectors: bool, piped: bool
-) -> int:
+    client: OpenSearch, alias: str, settings: Settings, source_vectors: bool, piped: bool,
+    storage: str = "float32",
+) -> int:  # fmt: skip
     """Documents behind ``alias``; indexes the Home Depot preset there first when missing, or
     (``piped``: the pipeline runs on it) again when written before the indexer's ``item_id``."""
-    stale = piped and not pipeline.lean_window_ready(client, alias)
-    if client.indices.exists_alias(name=alias) and stale:
+    exists = client.indices.exists_alias(name=alias)
+    if exists and piped and not pipeline.lean_window_ready(client, alias):
         print(f"{alias} has no item_id doc values (written by an older indexer): rebuilding")
         client.indices.delete(index=",".join(pipeline.resolve_indices(client, alias)))
     if not client.indices.exists_alias(name=alias):
@@ -74,7 +80,7 @@ def _ensure_index(
         print(f"building {alias} from the Home Depot preset (once) ...")
         data = get_loader("homedepot").load(settings.shared_data, settings.cache_dir)
         ensure_indexed(client, data.catalog, alias, settings, "homedepot",
-                       source_vectors=source_vectors)  # fmt: skip
+                       source_vectors=source_vectors, storage=storage)  # fmt: skip
     return int(client.count(index=alias)["count"])
 
 
@@ -96,11 +102,22 @@ def _query_vectors(texts: list[str], settings: Settings) -> np.ndarray:
     return np.asarray(CachedEncoder(settings)(texts), dtype=np.float32)
 
 
-def _bodies(text: str, vector: list[float], window: int) -> dict[str, tuple[dict[str, Any], str]]:
-    """Variant → (search body, which index: ``main`` or ``mmr``)."""
+def _int8(vector: np.ndarray) -> list[int]:
+    """A query vector as a byte index takes it: scaled by its largest component to 127."""
+    peak = float(np.max(np.abs(vector))) or 1.0
+    return [int(x) for x in np.rint(vector * (127.0 / peak))]
+
+
+def _bodies(
+    text: str, vector: list[float], window: int, plain: list[int] | None = None
+) -> dict[str, tuple[dict[str, Any], str]]:
+    """Variant → (search body, which index: ``main`` or ``mmr``). ``plain``: the vector plain
+    searches on the main index send (a byte index's ints); default ``vector``."""
     match = {"match": {"title": text}}
     knn = {"knn": {"embedding": {"vector": vector, "k": window}}}
     hybrid = {"bool": {"should": [match, knn]}}
+    knn_plain = knn if plain is None else {"knn": {"embedding": {"vector": plain, "k": window}}}
+    hybrid_plain = hybrid if plain is None else {"bool": {"should": [match, knn_plain]}}
 
     def body(query: dict[str, Any], size: int = 10, **ext: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"size": size, "query": query, "_source": PAGE_SOURCE}
@@ -113,11 +130,11 @@ def _bodies(text: str, vector: list[float], window: int) -> dict[str, tuple[dict
         "bm25_window": (body(match, window), "main"),
         "bm25_pipeline_d0": (body(match, divrank={"diversity": 0.0}), "main"),
         "bm25_pipeline": (body(match, divrank={"diversity": 0.15}), "main"),
-        "knn": (body(knn), "main"),
+        "knn": (body(knn_plain), "main"),
         "knn_pipeline": (body(knn, divrank={"diversity": 0.5}), "main"),
         "knn_on_mmr_index": (body(knn), "mmr"),
         "knn_mmr": (body(knn, mmr={"diversity": 0.5, "candidates": window}), "mmr"),
-        "hybrid": (body(hybrid), "main"),
+        "hybrid": (body(hybrid_plain), "main"),
         "hybrid_pipeline": (body(hybrid, divrank={"diversity": 0.15}), "main"),
         "bm25_lookup": (body(match, divrank={"diversity": 0.15}), "main"),
         "knn_lookup": (body(knn, divrank={"diversity": 0.5}), "main"),
@@ -163,7 +180,11 @@ def real_main(args: argparse.Namespace) -> None:
     settings = get_settings()
     engine_url = settings.opensearch_url.rstrip("/")
     client = OpenSearch(engine_url, timeout=120)
-    docs = _ensure_index(client, args.alias, settings, source_vectors=False, piped=True)
+    byte = args.storage == "byte"
+    if byte and args.alias == "homedepot-bench":
+        args.alias = "homedepot-bench-byte"
+    docs = _ensure_index(client, args.alias, settings, source_vectors=False, piped=True,
+                         storage=args.storage)  # fmt: skip
     _ensure_index(client, args.mmr_alias, settings, source_vectors=True, piped=False)
     n_queries = args.queries or (120 if args.quick else 400)
     warmup = 20 if args.quick else 40
@@ -181,7 +202,7 @@ def real_main(args: argparse.Namespace) -> None:
             pipeline.install(client, pipeline.PipelineConfig(
                 name=pipe + suffix, sidecar_url=sidecar_url, window_size=args.window,
                 connect_timeout_ms=500, read_timeout_ms=5000, send_embeddings=send,
-                lean_window=leaned))  # fmt: skip
+                lean_window=leaned, byte_query_vectors=byte))  # fmt: skip
             stack.callback(pipeline.delete, client, pipe + suffix)
         http = stack.enter_context(httpx.Client(base_url=engine_url, timeout=30))
         print(f"{docs} docs behind {args.alias}; {n_queries} dev queries (+{warmup} warm-up), "
@@ -192,7 +213,8 @@ def real_main(args: argparse.Namespace) -> None:
         inside: dict[str, dict[str, list[float]]] = {n: {"took": [], "sidecar": []} for n in PIPED}
         stats = _plugin_stats(http)
         for i, (text, vec) in enumerate(zip(texts, vectors, strict=True)):
-            variants = list(_bodies(text, [float(x) for x in vec], args.window).items())
+            plain = _int8(vec) if byte else None
+            variants = list(_bodies(text, [float(x) for x in vec], args.window, plain).items())
             shift = i % len(variants)
             got: dict[str, float] = {}
             for name, (body, where) in variants[shift:] + variants[:shift]:
@@ -224,7 +246,8 @@ def real_main(args: argparse.Namespace) -> None:
     lookup_p50 = added_s["knn_lookup"]["p50_ms"]
     stored_p50 = added_s["knn_stored"]["p50_ms"]
     result = {
-        "bench": "pipeline_overhead", "index": args.alias, "mmr_index": args.mmr_alias,
+        "bench": "pipeline_overhead", "index": args.alias, "storage": args.storage,
+        "mmr_index": args.mmr_alias,
         "docs": docs, "window": args.window,
         "queries_measured": n_queries, "latency": summary, "added_ms": added_s,
         "degraded": degraded,

@@ -73,11 +73,12 @@ class CachedEncoder:
 def ensure_indexed(
     client: Any, catalog: Catalog, alias: str, settings: Settings, dataset: str,
     force: bool = False, progress: bool = True, source_vectors: bool = True,
-    with_prior: bool = False, source_key: str = "",
+    with_prior: bool = False, source_key: str = "", storage: str = "float32",
 ) -> str:  # fmt: skip
     """The index serving ``alias``, (re)built when missing, of another size, written from
     other data files (``source_key``, see ``Dataset``), or ``force``.
-    ``source_vectors`` (default): vectors in ``_source`` too, for OpenSearch's native MMR."""
+    ``source_vectors`` (default): vectors in ``_source`` too, for OpenSearch's native MMR;
+    ``storage``: as ``divrank index --storage``."""
     tag = f"{SOURCE_TAG}:{dataset}" + (f":{source_key}" if source_key else "")
     current = serving_index(client, alias)
     if current is not None and not force:
@@ -93,6 +94,7 @@ def ensure_indexed(
         source=tag,
         keep=1,
         source_vectors=source_vectors,
+        storage=storage,
     )
     run_index(client, raw_items(catalog, with_prior), opts)
     index = serving_index(client, alias)
