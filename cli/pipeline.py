@@ -103,8 +103,11 @@ def pipeline_body(config: PipelineConfig) -> dict[str, Any]:
     if not config.send_embeddings:
         # The sidecar looks vectors up by id: the window fetch can leave them out of _source.
         window["exclude_from_window"] = [config.embedding_field]
-    if config.byte_query_vectors:
+    if config.embedding_field != "embedding" or config.byte_query_vectors:
+        # the field the window fetches as binary (and quantises queries on); "embedding" is
+        # the processor's own default
         window["vector_field"] = config.embedding_field
+    if config.byte_query_vectors:
         window["byte_query_vectors"] = True
     if config.lean_window:
         window["lean_window"] = True

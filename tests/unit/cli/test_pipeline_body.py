@@ -45,3 +45,10 @@ def test_byte_query_vectors_go_to_the_window_processor_for_the_embedding_field()
     window = body["request_processors"][0]["divrank_window"]
     assert window == {"window_size": 100, "vector_field": "vec", "byte_query_vectors": True}
     assert "byte_query_vectors" not in body["response_processors"][0]["divrank"]
+
+
+def test_a_custom_embedding_field_is_the_one_the_window_fetches() -> None:
+    window = pipeline_body(PipelineConfig(embedding_field="vec"))["request_processors"][0]
+    assert window == {"divrank_window": {"window_size": 100, "vector_field": "vec"}}
+    excluded = pipeline_body(PipelineConfig(embedding_field="vec", send_embeddings=False))
+    assert excluded["request_processors"][0]["divrank_window"]["exclude_from_window"] == ["vec"]
