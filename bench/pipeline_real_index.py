@@ -59,6 +59,7 @@ from opensearchpy import OpenSearch
 from cli import pipeline
 from cli.nodes import sidecar as sidecar_process
 from config.settings import Settings, get_settings
+from indexer.projection import byte_scale, to_bytes
 
 PAGE_SOURCE = ["title", "brand", "category", "price"]
 
@@ -103,9 +104,10 @@ def _query_vectors(texts: list[str], settings: Settings) -> np.ndarray:
 
 
 def _int8(vector: np.ndarray) -> list[int]:
-    """A query vector as a byte index takes it: scaled by its largest component to 127."""
-    peak = float(np.max(np.abs(vector))) or 1.0
-    return [int(x) for x in np.rint(vector * (127.0 / peak))]
+    """A query vector as a byte index takes it: scaled by its largest component to 127 (the
+    indexer's quantiser with the vector's own scale, as the plugin quantises queries)."""
+    as_bytes: list[int] = to_bytes(vector, byte_scale(vector)).astype(int).tolist()
+    return as_bytes
 
 
 def _bodies(
